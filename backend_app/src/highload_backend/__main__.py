@@ -1,0 +1,3 @@
+from highload_backend.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One set-up step for the controller: a virtual environment in .venv with the
+# pinned requirements and the backend package, and the collection linked where
+# ansible finds it (.collections/ansible_collections/highload/cluster).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+python=${PYTHON:-python3}
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt backend_app/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q --no-deps -e backend_app
+  echo "$want" >"$stamp"
+fi
+mkdir -p .collections/ansible_collections/highload
+ln -sfn ../../.. .collections/ansible_collections/highload/cluster
+echo "[setup] ready: .venv ($(.venv/bin/ansible --version | head -n1))"

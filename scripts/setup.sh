@@ -8,7 +8,11 @@ cd "$top"
 python=${PYTHON:-python3}
 
 if [ ! -x .venv/bin/python ]; then
-  "$python" -m venv .venv
+  if ! "$python" -m venv .venv; then
+    rm -rf .venv
+    echo "[setup] '$python -m venv' failed: on Debian/Ubuntu run 'apt-get install python3-venv' first" >&2
+    exit 1
+  fi
 fi
 stamp=.venv/.requirements.sha256
 want=$(cat requirements.txt backend_app/pyproject.toml | sha256sum | cut -d' ' -f1)

@@ -55,16 +55,28 @@ def backend_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "highload_backend"]
 
 
-def start_backend(tmp_path_factory: pytest.TempPathFactory, workers: int = 1, token: str = "",
-                  extra_env: dict[str, str] | None = None) -> RunningBackend:
+def start_backend(
+    tmp_path_factory: pytest.TempPathFactory, workers: int = 1, token: str = "", extra_env: dict[str, str] | None = None
+) -> RunningBackend:
     port, metrics_port = free_port(), free_port()
     state_dir = str(tmp_path_factory.mktemp("state"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIGHLOAD_")}
     env.update({"HIGHLOAD_NODE_NAME": "node-test", "HIGHLOAD_ADMIN_TOKEN": token, **(extra_env or {})})
     proc = subprocess.Popen(
-        [*backend_command(), "--port", str(port), "--metrics-port", str(metrics_port),
-         "--workers", str(workers), "--state-dir", state_dir],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            *backend_command(),
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            "--workers",
+            str(workers),
+            "--state-dir",
+            state_dir,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     backend = RunningBackend(proc, port, metrics_port, "node-test", state_dir)
     deadline = time.monotonic() + 20

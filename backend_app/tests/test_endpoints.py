@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 from conftest import RunningBackend
 
@@ -59,14 +61,14 @@ def test_token_guards_turn(guarded_backend: RunningBackend) -> None:
         assert requests.get(guarded_backend.url + "/api/status", timeout=5).status_code == 200, "401 changed the state"
     bearer = requests.post(url, headers={"Authorization": "Bearer s3cret-token"}, timeout=5)
     assert bearer.json()["status"] == "off"
-    header = requests.post(guarded_backend.url + "/api/turn?state=on", headers={"X-Admin-Token": "s3cret-token"},
-                           timeout=5)
+    header = requests.post(
+        guarded_backend.url + "/api/turn?state=on", headers={"X-Admin-Token": "s3cret-token"}, timeout=5
+    )
     assert header.json()["status"] == "on"
 
 
 def test_concurrent_flips_are_not_lost(multi_backend: RunningBackend) -> None:
     """An even number of flips spread over three workers leaves the node on."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def flip(_: int) -> int:
         return requests.post(multi_backend.url + "/api/turn", timeout=10).status_code

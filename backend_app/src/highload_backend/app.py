@@ -64,7 +64,7 @@ class Backend:
         method: str = scope.method
         path: str = scope.path
         # The hot path first: a plain GET of /api/dummy or /api/status with no body.
-        if method == "GET" and (path == "/api/dummy" or path == "/api/status") and "content-length" not in scope.headers:
+        if method == "GET" and (path in {"/api/dummy", "/api/status"}) and "content-length" not in scope.headers:
             if self.switch.is_on():
                 status = 200
                 protocol.response_bytes(200, JSON_HEADERS, self._dummy_on if path == "/api/dummy" else self._status_on)
@@ -80,7 +80,7 @@ class Backend:
         except BadRequest as err:
             status, body, extra = err.status, _json({"error": err.message}), err.headers
         if method == "HEAD":
-            protocol.response_empty(status, JSON_HEADERS + [("content-length", str(len(body)))] + extra)
+            protocol.response_empty(status, [*JSON_HEADERS, ("content-length", str(len(body))), *extra])
         else:
             protocol.response_bytes(status, JSON_HEADERS + extra, body)
         self.metrics.observe(method, route, status, perf_counter() - started)

@@ -32,18 +32,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(settings.to_env())
 
     # Imported only now: prometheus-client picks its multiprocess mode at import.
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, TaskImpl
+    from granian import Granian  # noqa: PLC0415
+    from granian.constants import HTTPModes, Interfaces, TaskImpl  # noqa: PLC0415
 
-    from highload_backend.metrics import serve_metrics
-    from highload_backend.switch import Switch
+    from highload_backend.metrics import serve_metrics  # noqa: PLC0415
+    from highload_backend.switch import Switch  # noqa: PLC0415
 
     Switch.create(state_dir)
     serve_metrics(settings.metrics_bind, settings.metrics_port, Switch(state_dir), settings.node_name)
     log.info(
         "node %s: app on %s:%d (%d workers), metrics on %s:%d",
-        settings.node_name, settings.bind, settings.port, settings.workers,
-        settings.metrics_bind, settings.metrics_port,
+        settings.node_name,
+        settings.bind,
+        settings.port,
+        settings.workers,
+        settings.metrics_bind,
+        settings.metrics_port,
     )
     try:
         Granian(

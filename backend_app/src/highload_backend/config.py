@@ -95,24 +95,34 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     p.add_argument("--bind", default=defaults.bind, help="app address (HIGHLOAD_BIND, default %(default)s)")
     p.add_argument("--port", type=int, default=defaults.port, help="app port (HIGHLOAD_PORT, default %(default)s)")
     p.add_argument(
-        "--metrics-bind", default=defaults.metrics_bind, help="metrics address (HIGHLOAD_METRICS_BIND, default %(default)s)"
+        "--metrics-bind",
+        default=defaults.metrics_bind,
+        help="metrics address (HIGHLOAD_METRICS_BIND, default %(default)s)",
     )
     p.add_argument(
-        "--metrics-port", type=int, default=defaults.metrics_port,
+        "--metrics-port",
+        type=int,
+        default=defaults.metrics_port,
         help="metrics port (HIGHLOAD_METRICS_PORT, default %(default)s)",
     )
     p.add_argument(
         "--node-name", default=defaults.node_name, help="name shown in answers (HIGHLOAD_NODE_NAME, default: host name)"
     )
     p.add_argument(
-        "--workers", type=int, default=defaults.workers, help="worker processes, 0 for one per CPU (HIGHLOAD_WORKERS, default %(default)s)"
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="worker processes, 0 for one per CPU (HIGHLOAD_WORKERS, default %(default)s)",
     )
     p.add_argument(
-        "--state-dir", default=defaults.state_dir,
-        help="folder for the shared on/off switch and metric files (HIGHLOAD_STATE_DIR, default: a new temporary folder)",
+        "--state-dir",
+        default=defaults.state_dir,
+        help="folder for the shared on/off switch and metric files (HIGHLOAD_STATE_DIR, default: a new temp folder)",
     )
     p.add_argument(
-        "--max-body", type=int, default=defaults.max_body,
+        "--max-body",
+        type=int,
+        default=defaults.max_body,
         help="largest request body in bytes (HIGHLOAD_MAX_BODY, default %(default)s)",
     )
     # The admin token is read from the environment only: a flag would show in `ps`.

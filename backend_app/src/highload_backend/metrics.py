@@ -31,12 +31,17 @@ class RequestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         kwargs: dict[str, Any] = {} if registry is None else {"registry": registry}
         self.requests = Counter(
-            "requests", "HTTP requests answered, by method, route and status code.",
-            ("method", "route", "status"), **kwargs,
+            "requests",
+            "HTTP requests answered, by method, route and status code.",
+            ("method", "route", "status"),
+            **kwargs,
         )
         self.latency = Histogram(
-            "response_time_seconds", "Time to answer a request, by route.",
-            ("route",), buckets=LATENCY_BUCKETS, **kwargs,
+            "response_time_seconds",
+            "Time to answer a request, by route.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            **kwargs,
         )
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[str, Any] = {}

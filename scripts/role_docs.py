@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Keep each role's README variable table and argument spec true to its defaults.
 
-    role_docs.py          rewrite the tables between the markers in roles/*/README.md
-    role_docs.py --check  fail (exit 1) where a table is stale, or where
-                          defaults/main.yml and meta/argument_specs.yml disagree
+role_docs.py          rewrite the tables between the markers in roles/*/README.md
+role_docs.py --check  fail (exit 1) where a table is stale, or where
+                      defaults/main.yml and meta/argument_specs.yml disagree
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def mismatches(role: Path) -> list[str]:
             if not option.get("required"):
                 problems.append(f"{name}: in the argument spec, neither required nor in defaults/main.yml")
         elif option.get("default") != defaults[name]:
-            problems.append(f"{name}: default {defaults[name]!r} in defaults/main.yml, {option.get('default')!r} in the spec")
+            spec_default = option.get("default")
+            problems.append(f"{name}: default {defaults[name]!r} in defaults/main.yml, {spec_default!r} in the spec")
     return [f"{role.name}: {problem}" for problem in problems]
 
 

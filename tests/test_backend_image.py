@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import run
+from project import run
 
 TAG = "highload/back-test:latest"
 

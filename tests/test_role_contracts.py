@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from project import run
 
 
 def test_role_readmes_and_argument_specs_match_defaults() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import requests
-from conftest import RunningBackend
+from backend_process import RunningBackend
 
 
 def raw(backend: RunningBackend, data: bytes) -> bytes:

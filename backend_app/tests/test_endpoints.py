@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from conftest import RunningBackend
+from backend_process import RunningBackend
 
 
 def test_dummy_names_the_node(backend: RunningBackend) -> None:

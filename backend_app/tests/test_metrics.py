@@ -7,7 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from conftest import RunningBackend
+from backend_process import RunningBackend
 
 DUMMY_OK = 'requests_total{method="GET",route="/api/dummy",status="200"}'
 

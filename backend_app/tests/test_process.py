@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from conftest import backend_command, start_backend
+from backend_process import backend_command, start_backend
 
 
 def test_bad_setting_names_the_variable() -> None:

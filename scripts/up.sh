@@ -15,7 +15,7 @@ echo "The local cluster is up:"
 for host in $(ansible -i inventories/local backends --list-hosts | tail -n +2); do
   name="highload-$host"
   address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")
-  printf '  %-10s http://%s:5000/api/dummy  ->  %s\n' "$host" "$address" \
-    "$(curl -fsS --max-time 5 "http://$address:5000/api/dummy" || echo 'no answer')"
+  printf '  %-10s http://%s/api/dummy  ->  %s\n' "$host" "$address" \
+    "$(curl -fsS --max-time 5 "http://$address/api/dummy" || echo 'no answer')"
 done
 echo "Remove it with: bash scripts/down.sh"

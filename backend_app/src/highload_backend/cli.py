@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, mode=0o700, exist_ok=True)
     os.environ[MULTIPROC_ENV] = metrics_dir
-    settings = settings.__class__(**{**settings.__dict__, "state_dir": state_dir})
+    settings = dataclasses.replace(settings, state_dir=state_dir)
     os.environ.update(settings.to_env())
 
     # Imported only now: prometheus-client picks its multiprocess mode at import.

@@ -8,7 +8,6 @@ them on every scrape, and reports the on/off switch as a gauge.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,10 +71,9 @@ class SwitchCollector(Collector):
         yield gauge
 
 
-def serve_metrics(address: str, port: int, switch: Switch, node: str) -> threading.Thread:
+def serve_metrics(address: str, port: int, switch: Switch, node: str) -> None:
     """Start the scrape endpoint (any path, /metrics by convention) in a daemon thread."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=os.environ[MULTIPROC_ENV])
     registry.register(SwitchCollector(switch, node))
-    _server, thread = start_http_server(port, addr=address, registry=registry)
-    return thread
+    start_http_server(port, addr=address, registry=registry)

@@ -28,11 +28,12 @@ class RunningBackend:
     metrics_port: int
     node: str
     state_dir: str
+    bind: str = "127.0.0.1"
     session: requests.Session = field(default_factory=requests.Session)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.bind}:{self.port}"
 
     def metrics(self) -> dict[str, float]:
         text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
@@ -55,15 +56,24 @@ def backend_command() -> list[str]:
 
 
 def start_backend(
-    tmp_path_factory: pytest.TempPathFactory, workers: int = 1, token: str = "", extra_env: dict[str, str] | None = None
+    tmp_path_factory: pytest.TempPathFactory,
+    workers: int = 1,
+    token: str = "",
+    extra_env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    bind: str = "127.0.0.1",
 ) -> RunningBackend:
-    port, metrics_port = free_port(), free_port()
+    """The backend on `bind`:`port` (a free loopback port by default), metrics on a free loopback port."""
+    port, metrics_port = port or free_port(), free_port()
     state_dir = str(tmp_path_factory.mktemp("state"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIGHLOAD_")}
     env.update({"HIGHLOAD_NODE_NAME": "node-test", "HIGHLOAD_ADMIN_TOKEN": token, **(extra_env or {})})
     proc = subprocess.Popen(
         [
             *backend_command(),
+            "--bind",
+            bind,
             "--port",
             str(port),
             "--metrics-port",
@@ -77,7 +87,7 @@ def start_backend(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    backend = RunningBackend(proc, port, metrics_port, "node-test", state_dir)
+    backend = RunningBackend(proc, port, metrics_port, env["HIGHLOAD_NODE_NAME"], state_dir, bind)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -144,6 +144,9 @@ def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subpro
     balancer.status_port = free_port_on_all(["127.0.0.1"])
     extra = {
         "out": str(prefix),
+        "render_role": "balancer",
+        "render_hosts": "balancer",
+        "render_templates": ["nginx.conf.j2"],
         "balancer_engine": engine,
         "balancer_engine_settings": engine_settings(prefix),
         "balancer_listen_port": balancer.port,
@@ -154,9 +157,7 @@ def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subpro
         **overrides,
     }
     inventory = write_inventory(prefix, upstream_port)
-    result = run(
-        "ansible-playbook", "-i", str(inventory), "tests/playbooks/render_balancer.yml", "-e", json.dumps(extra)
-    )
+    result = run("ansible-playbook", "-i", str(inventory), "tests/playbooks/render_role.yml", "-e", json.dumps(extra))
     return result, balancer
 
 

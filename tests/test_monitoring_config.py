@@ -1,0 +1,186 @@
+"""The prometheus and grafana roles' files, rendered by Ansible, checked by promtool and by what Grafana expects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from project import TOP, local_inventory, render_role
+
+PROMTOOL = shutil.which("promtool")
+DASHBOARD = TOP / "roles" / "grafana" / "files" / "dashboards" / "highload.json"
+PASSWORD = "s3cret-for-the-test"
+
+CLUSTER = {
+    "backends": {"backend-1": {"ansible_host": "10.0.0.5"}, "backend-2": {"highload_private_ipv4": "10.1.0.6"}},
+    "balancer": {
+        "lb-1": {"ansible_host": "10.0.0.9"},  # engine openresty (the default): has the checker
+        "lb-2": {"ansible_host": "10.0.0.10", "balancer_engine": "nginx"},  # passive checks only
+    },
+    "monitoring": {"mon-1": {"ansible_host": "10.0.0.20"}},
+}
+
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="needs promtool (Debian's prometheus package)")
+
+
+def render_prometheus(out: Path, **variables: Any) -> subprocess.CompletedProcess[str]:
+    return render_role(
+        "prometheus",
+        "monitoring",
+        ["prometheus.yml.j2", "highload.rules.yml.j2"],
+        local_inventory(CLUSTER),
+        out,
+        prometheus_rules_dir=str(out),
+        **variables,
+    )
+
+
+@pytest.fixture(scope="module")
+def prometheus_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prometheus")
+    result = render_prometheus(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_scrape_targets_come_from_the_inventory_with_names(prometheus_files: Path) -> None:
+    config = yaml.safe_load((prometheus_files / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert config["global"]["scrape_interval"] == "10s"
+    backends = {c["labels"]["instance"]: c["targets"] for c in jobs["backends"]["static_configs"]}
+    # backend-2's private address wins over anything else; the sidecar's port 80.
+    assert backends == {"backend-1": ["10.0.0.5:80"], "backend-2": ["10.1.0.6:80"]}
+    # Only the balancer with the health checker is scraped.
+    assert [c["labels"]["instance"] for c in jobs["balancer"]["static_configs"]] == ["lb-1"]
+    assert jobs["balancer"]["static_configs"][0]["targets"] == ["10.0.0.9:8090"]
+    relabel = {r["replacement"]: r["regex"] for r in jobs["balancer"]["metric_relabel_configs"]}
+    assert relabel == {"backend-1": "10\\.0\\.0\\.5:[0-9]+", "backend-2": "10\\.1\\.0\\.6:[0-9]+"}
+    # Grafana runs on this host only: Prometheus stays on loopback.
+    assert jobs["prometheus"]["static_configs"][0]["targets"] == ["127.0.0.1:9090"]
+
+
+@needs_promtool
+def test_promtool_accepts_the_config_and_rules(prometheus_files: Path) -> None:
+    for command in (["check", "rules", "highload.rules.yml"], ["check", "config", "prometheus.yml"]):
+        result = subprocess.run([PROMTOOL, *command], cwd=prometheus_files, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_rules_on_synthetic_series(prometheus_files: Path) -> None:
+    shutil.copy(TOP / "tests" / "prometheus" / "highload_rules_test.yml", prometheus_files)
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", "highload_rules_test.yml"],
+        cwd=prometheus_files,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_bad_duration_fails_naming_the_variable(tmp_path: Path) -> None:
+    result = render_prometheus(tmp_path, prometheus_retention_time="forever")
+    assert result.returncode != 0
+    assert "prometheus_retention_time" in result.stdout
+    assert not (tmp_path / "prometheus.yml").exists()
+
+
+# --- grafana -------------------------------------------------------------------------------------
+
+
+def render_grafana(out: Path, **variables: Any) -> subprocess.CompletedProcess[str]:
+    return render_role(
+        "grafana",
+        "monitoring",
+        ["datasources.yml.j2", "dashboards.yml.j2", "grafana.ini.j2"],
+        local_inventory(CLUSTER),
+        out,
+        **variables,
+    )
+
+
+@pytest.fixture(scope="module")
+def grafana_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("grafana")
+    result = render_grafana(out, grafana_admin_password=PASSWORD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_datasource_provisioning_is_what_grafana_reads(grafana_files: Path) -> None:
+    provisioning = yaml.safe_load((grafana_files / "datasources.yml").read_text())
+    assert provisioning["apiVersion"] == 1
+    [source] = provisioning["datasources"]
+    assert source["type"] == "prometheus"
+    assert source["uid"] == "highload-prometheus"
+    assert source["url"] == "http://127.0.0.1:9090"  # Prometheus on the same monitoring host
+    assert source["access"] == "proxy"
+    assert source["isDefault"] is True
+
+
+def test_dashboard_provider_points_at_the_dashboard_folder(grafana_files: Path) -> None:
+    provisioning = yaml.safe_load((grafana_files / "dashboards.yml").read_text())
+    assert provisioning["apiVersion"] == 1
+    [provider] = provisioning["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/highload"
+
+
+def test_grafana_ini_has_the_password_and_no_anonymous_access(grafana_files: Path) -> None:
+    ini = (grafana_files / "grafana.ini").read_text()
+    assert f"admin_password = {PASSWORD}\n" in ini
+    assert "[auth.anonymous]\nenabled = false\n" in ini
+    assert "allow_sign_up = false" in ini
+
+
+def panel_targets(dashboard: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(panel, target) for panel in dashboard["panels"] for target in panel["targets"]]
+
+
+def test_dashboard_is_a_modern_dashboard_on_the_provisioned_datasource() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["schemaVersion"] >= 36
+    assert dashboard["uid"] == "highload-cluster"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "highload-prometheus"}, panel["title"]
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        assert panel["targets"], panel["title"]
+    for panel, target in panel_targets(dashboard):
+        assert target["datasource"]["uid"] == "highload-prometheus", panel["title"]
+        assert target["expr"].strip(), panel["title"]
+        # Plain PromQL: the same expressions run against Prometheus in the tests and the report.
+        assert "$" not in target["expr"], panel["title"]
+
+
+def test_dashboard_shows_what_the_seed_showed() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = " ".join(target["expr"] for _, target in panel_targets(dashboard))
+    for needed in (
+        "instance:requests:rate1m",  # requests/s per backend
+        "job:requests:rate1m",  # requests/s in all
+        "instance:response_time_seconds:p99_1m",  # latency percentiles
+        "irate(response_time_seconds_sum",  # the seed's irate view
+        "requests_errors:ratio_rate1m",  # error ratio
+        "instance:backend_up:health",  # health from the balancer
+        "backend_on",  # node on/off
+    ):
+        assert needed in exprs, needed
+
+
+@pytest.mark.parametrize("password", ["", "admin", "short"])
+def test_grafana_refuses_a_missing_or_default_password_without_showing_it(tmp_path: Path, password: str) -> None:
+    result = render_grafana(tmp_path, grafana_admin_password=password)
+    assert result.returncode != 0
+    assert "grafana_admin_password must be set" in result.stdout
+    assert not (tmp_path / "grafana.ini").exists()
+    if password:
+        assert f"'{password}'" not in result.stdout

@@ -9,7 +9,8 @@ cd "$top"
 t0=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 
-step "set-up"
+step "set-up: the controller's venv, the test tools"
+bash scripts/test-host-packages.sh
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate

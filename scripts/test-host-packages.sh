@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The Debian packages the tests use on this machine, installed when missing:
+#   nginx, libnginx-mod-http-lua   parse and run the balancer's configs (Lua included)
+#   prometheus                     promtool, for the rules and the config
+#   apache2-utils                  ab, the load tool of the failover tests
+#   curl, python3-venv             the set-up and the reachability probes
+# They are installed for their binaries only: no service of theirs starts here.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(nginx libnginx-mod-http-lua prometheus apache2-utils curl ca-certificates python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "test-host-packages: missing ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+echo "test-host-packages: installing ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

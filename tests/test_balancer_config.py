@@ -292,20 +292,3 @@ def test_bad_input_fails_naming_the_variable(
     assert result.returncode != 0
     assert named in result.stdout
     assert not rendered.conf.exists()
-
-
-def test_unknown_engine_fails_before_any_change(tmp_path: Path) -> None:
-    playbook = tmp_path / "bad.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  connection: local\n"
-        "  gather_facts: false\n"
-        "  roles:\n"
-        "    - role: highload.cluster.balancer\n"
-        "      vars:\n"
-        "        balancer_engine: haproxy\n"
-    )
-    result = run("ansible-playbook", "-i", "localhost,", str(playbook))
-    assert result.returncode != 0
-    assert "balancer_engine" in result.stdout
-    assert "changed=0" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from project import run
 
 
@@ -10,18 +11,28 @@ def test_role_readmes_and_argument_specs_match_defaults() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_wrong_type_fails_before_any_change_naming_the_variable(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("role", "variable", "value"),
+    [
+        ("backend", "backend_app_port", "not-a-port"),
+        ("nginx_sidecar", "nginx_sidecar_listen_port", "eighty"),
+        ("balancer", "balancer_engine", "haproxy"),
+        ("prometheus", "prometheus_install_method", "docker"),
+        ("grafana", "grafana_http_port", "web"),
+    ],
+)
+def test_wrong_variable_fails_before_any_change_naming_it(tmp_path, role: str, variable: str, value: str) -> None:
     playbook = tmp_path / "bad.yml"
     playbook.write_text(
         "- hosts: localhost\n"
         "  connection: local\n"
         "  gather_facts: false\n"
         "  roles:\n"
-        "    - role: highload.cluster.backend\n"
+        f"    - role: highload.cluster.{role}\n"
         "      vars:\n"
-        "        backend_app_port: not-a-port\n"
+        f"        {variable}: {value}\n"
     )
     result = run("ansible-playbook", "-i", "localhost,", str(playbook))
     assert result.returncode != 0
-    assert "backend_app_port" in result.stdout
+    assert variable in result.stdout
     assert "changed=0" in result.stdout

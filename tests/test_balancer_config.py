@@ -9,7 +9,6 @@ load. That proves the config's fallback (log, keep balancing, say so on /status)
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from project import TOP, run
+from project import TOP, local_inventory, render_role
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
 from backend_process import RunningBackend, start_backend
@@ -69,6 +68,7 @@ class Balancer:
     prefix: Path
     port: int
     status_port: int
+    engine: str
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,26 +105,9 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningB
             backend.stop()
 
 
-def write_inventory(folder: Path, port: int) -> Path:
-    hosts = {f"backend-{n}": {"ansible_host": address} for n, address in enumerate(BACKEND_ADDRESSES, start=1)}
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-            "children": {
-                "backends": {"hosts": hosts, "vars": {"backend_port_for_test": port}},
-                "balancer": {"hosts": {"lb": {}}},
-            },
-        }
-    }
-    path = folder / "inventory.json"
-    path.write_text(json.dumps(inventory))
-    return path
-
-
 def engine_settings(prefix: Path) -> dict[str, dict[str, str]]:
     """Both engines mapped onto Debian's nginx, with pid and logs in the test's folder."""
     debian = {
-        "package": "nginx",
         "service": "nginx",
         "binary": NGINX,
         "conf": str(prefix / "nginx.conf"),
@@ -140,13 +123,11 @@ def engine_settings(prefix: Path) -> dict[str, dict[str, str]]:
 def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subprocess.CompletedProcess[str], Balancer]:
     prefix = Path(tempfile.mkdtemp(prefix=f"balancer-{engine}-"))
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
-    balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0)
+    balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
     balancer.status_port = free_port_on_all(["127.0.0.1"])
-    extra = {
-        "out": str(prefix),
-        "render_role": "balancer",
-        "render_hosts": "balancer",
-        "render_templates": ["nginx.conf.j2"],
+    backends = {f"backend-{n}": {"ansible_host": address} for n, address in enumerate(BACKEND_ADDRESSES, start=1)}
+    inventory = local_inventory({"backends": backends, "balancer": {"lb": {}}})
+    variables = {
         "balancer_engine": engine,
         "balancer_engine_settings": engine_settings(prefix),
         "balancer_listen_port": balancer.port,
@@ -156,9 +137,7 @@ def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subpro
         "balancer_worker_processes": "2",
         **overrides,
     }
-    inventory = write_inventory(prefix, upstream_port)
-    result = run("ansible-playbook", "-i", str(inventory), "tests/playbooks/render_role.yml", "-e", json.dumps(extra))
-    return result, balancer
+    return render_role("balancer", "balancer", ["nginx.conf.j2"], inventory, prefix, **variables), balancer
 
 
 @pytest.fixture(params=["openresty", "nginx"])
@@ -184,7 +163,6 @@ def balancer(request: pytest.FixtureRequest, backends: list[RunningBackend]) -> 
             break
         except requests.ConnectionError:
             time.sleep(0.1)
-    rendered.engine = request.param  # type: ignore[attr-defined]
     try:
         yield rendered
     finally:
@@ -250,7 +228,7 @@ def test_public_side_forwards_the_public_api_only(balancer: Balancer) -> None:
 
 def test_status_listener_per_engine(balancer: Balancer) -> None:
     status = requests.get(balancer.status_url + "/status", timeout=5)
-    if balancer.engine == "openresty":  # type: ignore[attr-defined]
+    if balancer.engine == "openresty":
         # Debian's nginx has no ngx.upstream: the checker cannot load, and the config says so.
         assert status.status_code == 503
         assert "health checker unavailable" in status.text

@@ -23,6 +23,9 @@ yamllint -s .
 ansible-lint --nocolor -q
 python scripts/role_docs.py --check
 
+step "ansible-test sanity: the collection's plugins"
+bash scripts/sanity.sh
+
 step "docker host and base image"
 bash scripts/docker-host.sh
 

@@ -41,3 +41,50 @@ def local_inventory(groups: dict[str, dict[str, dict[str, Any]]]) -> dict[str, A
             "children": {group: {"hosts": hosts} for group, hosts in groups.items()},
         }
     }
+
+
+def run_tasks(
+    tasks: list[dict[str, Any]],
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    check: bool = False,
+    verbose: bool = False,
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """Run tasks on localhost with ansible-playbook; the process (all its output) and each task's result."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = workdir / "results.json"
+    results.unlink(missing_ok=True)
+    play_tasks = [{**task, "register": f"result_{i}", "ignore_errors": True} for i, task in enumerate(tasks)]
+    collected = "[" + ", ".join(f"result_{i}" for i in range(len(tasks))) + "]"
+    play_tasks.append(
+        {
+            "name": "Keep the results",
+            "ansible.builtin.copy": {
+                "content": f"{{{{ {collected} | to_json }}}}",
+                "dest": str(results),
+                "mode": "0600",
+            },
+            "check_mode": False,
+        }
+    )
+    playbook = workdir / "tasks.yml"
+    play = [
+        {
+            "name": "Tasks under test",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable},
+            "tasks": play_tasks,
+        }
+    ]
+    playbook.write_text(json.dumps(play))
+    argv = ["ansible-playbook", "-i", "localhost,", str(playbook)]
+    if check:
+        argv.append("--check")
+    if verbose:
+        argv.append("-vvv")
+    proc = run(*argv, env={"ANSIBLE_NOCOLOR": "1", **(env or {})})
+    parsed = json.loads(results.read_text()) if results.exists() else []
+    return proc, parsed

@@ -27,7 +27,8 @@ def _fact_address(host_vars: Any) -> Optional[str]:
 
 
 def node_addresses(hosts: List[str], hostvars: Any, strict: bool = True) -> List[Dict[str, Any]]:
-    """One entry per host: its name, the address to connect to, and every address it is known by.
+    """One entry per host: its name, the address other hosts connect to, every address it is known by,
+    and the address the controller reaches it at.
 
     The address to connect to is the host's `highload_private_ipv4` when set (a VPC
     address), else its default IPv4 from gathered facts, else its `ansible_host`
@@ -46,7 +47,10 @@ def node_addresses(hosts: List[str], hostvars: Any, strict: bool = True) -> List
                     "ansible_host, or gather its facts (gather_subset: network) before this play"
                 )
             continue
-        nodes.append({"name": host, "address": known[0], "addresses": list(dict.fromkeys(known))})
+        # The controller reaches a droplet at its public ansible_host; a container has only the one address.
+        controller = _ip(host_vars.get("ansible_host")) or known[0]
+        addresses = list(dict.fromkeys(known))
+        nodes.append({"name": host, "address": known[0], "addresses": addresses, "controller_address": controller})
     return nodes
 
 

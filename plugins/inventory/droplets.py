@@ -1,0 +1,145 @@
+"""Inventory plugin highload.cluster.droplets: the cluster's droplets, found by tag."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: droplets
+short_description: The highload cluster's DigitalOcean droplets, grouped by their tags
+version_added: 0.1.0
+description:
+  - Lists the droplets that carry O(tag) (one API listing, paged by the API, cached when O(cache) is on).
+  - A droplet tagged C(TAG-GROUP), such as C(highload-backends), joins the group C(GROUP), so the groups
+    site.yml deploys to (backends, balancer, monitoring) come from tags alone; no address is typed anywhere.
+  - Each host is the droplet's name, with C(ansible_host) its public IPv4 and C(highload_private_ipv4) its
+    VPC address (upstreams, scrape targets and allow-lists use that one), plus C(do_id), C(do_region),
+    C(do_size), C(do_status), C(do_tags).
+  - The inventory file's name must end in C(droplets.yml) or C(droplets.yaml).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+  - highload.cluster.digitalocean
+options:
+  plugin:
+    description: The name of this plugin.
+    required: true
+    type: str
+    choices: [highload.cluster.droplets]
+  tag:
+    description: The tag every droplet of the cluster carries.
+    type: str
+    default: highload
+  group_separator:
+    description: What joins O(tag) and a group's name in a group tag (C(highload-backends)).
+    type: str
+    default: "-"
+  api_token:
+    env:
+      - name: DIGITALOCEAN_ACCESS_TOKEN
+      - name: DO_API_TOKEN
+"""
+
+EXAMPLES = r"""
+# inventories/digitalocean/highload.droplets.yml
+plugin: highload.cluster.droplets
+tag: highload
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/highload-inventory
+cache_timeout: 300
+keyed_groups:
+  - key: do_region
+    prefix: region
+"""
+
+import os
+from typing import Any, Dict, List
+
+from ansible.errors import AnsibleError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    CLIENT_LIBRARY,
+    HAS_CLIENT,
+    TOKEN_ENV_VARS,
+    DigitalOceanClient,
+    DigitalOceanError,
+    token_from,
+)
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
+    droplet_facts,
+    list_by_tag,
+)
+
+
+def host_vars(facts: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "ansible_host": facts["public_ipv4"],
+        "highload_private_ipv4": facts["private_ipv4"],
+        "do_id": facts["id"],
+        "do_region": facts["region"],
+        "do_size": facts["size"],
+        "do_status": facts["status"],
+        "do_tags": facts["tags"],
+        "do_public_ipv6": facts["public_ipv6"],
+    }
+
+
+def groups_from_tags(tags: List[str], tag: str, separator: str) -> List[str]:
+    prefix = tag + separator
+    return [item[len(prefix) :] for item in tags if item.startswith(prefix) and len(item) > len(prefix)]
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "highload.cluster.droplets"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(("droplets.yml", "droplets.yaml"))
+
+    def _droplets(self) -> List[Dict[str, Any]]:
+        if not HAS_CLIENT:
+            raise AnsibleError("the %s inventory needs %s on the controller" % (self.NAME, CLIENT_LIBRARY))
+        token = token_from(self.get_option("api_token"), os.environ)
+        if not token:
+            raise AnsibleError(
+                "%s: no DigitalOcean API token: set api_token or %s" % (self.NAME, " or ".join(TOKEN_ENV_VARS))
+            )
+        client = DigitalOceanClient(
+            token, timeout=self.get_option("api_timeout"), retries=self.get_option("api_retries")
+        )
+        try:
+            return [droplet_facts(droplet) for droplet in list_by_tag(client, self.get_option("tag"))]
+        except DigitalOceanError as exc:
+            raise AnsibleError(
+                "%s: listing the droplets tagged %s: %s" % (self.NAME, self.get_option("tag"), exc)
+            ) from None
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        update_cache = self.get_option("cache") and not cache
+        droplets = None
+        if use_cache:
+            try:
+                droplets = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if droplets is None:
+            droplets = self._droplets()
+        if update_cache:
+            self._cache[cache_key] = droplets
+        self._populate(droplets)
+
+    def _populate(self, droplets: List[Dict[str, Any]]) -> None:
+        strict = self.get_option("strict")
+        for facts in sorted(droplets, key=lambda item: item["name"]):
+            name = self.inventory.add_host(facts["name"])
+            for key, value in host_vars(facts).items():
+                self.inventory.set_variable(name, key, value)
+            for group in groups_from_tags(facts["tags"], self.get_option("tag"), self.get_option("group_separator")):
+                self.inventory.add_group(group)
+                self.inventory.add_child(group, name)
+            variables = self.inventory.get_host(name).get_vars()
+            self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)

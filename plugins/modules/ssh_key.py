@@ -1,0 +1,128 @@
+#!/usr/bin/python
+"""Module highload.cluster.ssh_key: a public key in the DigitalOcean account, found by its fingerprint."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ssh_key
+short_description: Upload an SSH public key to a DigitalOcean account once, or remove it
+version_added: 0.1.0
+description:
+  - The key is identified by its MD5 fingerprint, computed from O(public_key); uploading the same key
+    again changes nothing, whatever its name in the account.
+  - Returns the key's id and fingerprint for M(highload.cluster.droplet)'s O(highload.cluster.droplet#module:ssh_keys).
+extends_documentation_fragment:
+  - highload.cluster.digitalocean
+options:
+  name:
+    description: The key's name in the account, used when the key is uploaded.
+    type: str
+    required: true
+  public_key:
+    description: The public key, one line as in C(~/.ssh/id_ed25519.pub).
+    type: str
+    required: true
+  state:
+    description: V(present) the key is in the account; V(absent) it is not.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change; no call that changes anything is made.
+  diff_mode:
+    support: none
+    description: No diff is returned.
+author:
+  - highload.cluster developers (@highload-cluster)
+"""
+
+EXAMPLES = r"""
+- name: The controller's public key, uploaded once
+  highload.cluster.ssh_key:
+    name: highload
+    public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
+  register: key
+
+- name: A droplet that admits it
+  highload.cluster.droplet:
+    name: backend-1
+    region: fra1
+    size: s-1vcpu-1gb
+    image: debian-12-x64
+    ssh_keys: ["{{ key.ssh_key.fingerprint }}"]
+"""
+
+RETURN = r"""
+ssh_key:
+  description: The key in the account (in check mode before an upload, its fingerprint with a null id).
+  returned: always
+  type: dict
+  sample: {id: 512189, fingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa", name: highload}
+"""
+
+import base64
+import binascii
+import hashlib
+from typing import Any, Dict
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import DigitalOceanError
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
+    api_argument_spec,
+    client_for,
+    fail_with,
+)
+
+
+def fingerprint(public_key: str) -> str:
+    """The MD5 fingerprint DigitalOcean files a public key under."""
+    fields = public_key.strip().split()
+    if len(fields) < 2:
+        raise ValueError("public_key is not an OpenSSH public key line ('TYPE BASE64 [COMMENT]')")
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("public_key: the key's second field is not base64") from None
+    digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - the API names keys by MD5
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def key_facts(key: Dict[str, Any]) -> Dict[str, Any]:
+    return {"id": key.get("id"), "fingerprint": key.get("fingerprint"), "name": key.get("name")}
+
+
+def main() -> None:
+    spec = api_argument_spec()
+    spec.update(
+        name={"type": "str", "required": True},
+        public_key={"type": "str", "required": True, "no_log": False},
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    try:
+        wanted = fingerprint(params["public_key"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    client = client_for(module)
+    try:
+        found = client.get_or_none("account/keys/%s" % wanted)
+        existing = found["ssh_key"] if found else None
+        if params["state"] == "absent":
+            if existing and not module.check_mode:
+                client.delete("account/keys/%s" % existing["id"])
+            module.exit_json(changed=existing is not None, ssh_key=key_facts(existing) if existing else None)
+        if existing:
+            module.exit_json(changed=False, ssh_key=key_facts(existing))
+        if module.check_mode:
+            module.exit_json(changed=True, ssh_key={"id": None, "fingerprint": wanted, "name": params["name"]})
+        created = client.post("account/keys", {"name": params["name"], "public_key": params["public_key"].strip()})
+        module.exit_json(changed=True, ssh_key=key_facts(created["ssh_key"]))
+    except DigitalOceanError as exc:
+        fail_with(module, exc, "SSH key %s (%s)" % (params["name"], wanted))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""The fake account's state and the answers DigitalOcean gives for the endpoints the collection uses.
+
+Droplets go new -> active after `boot_seconds`; addresses come from documentation
+ranges (203.0.113.0/24, 10.110.0.0/20) and are never contacted. Faults can be
+queued: the next N calls answer 401, 422, 429 (with rate-limit headers) or 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+REGIONS = {"fra1": "Frankfurt 1", "ams3": "Amsterdam 3", "nyc3": "New York 3"}
+SIZES = {"s-1vcpu-1gb": (1024, 1, 25), "s-1vcpu-2gb": (2048, 1, 50), "s-2vcpu-2gb": (2048, 2, 60)}
+IMAGES = {"debian-12-x64": 159651797}
+RATE_LIMIT = 5000
+# Documentation ranges (RFC 5737): never routed, never contacted.
+PUBLIC_RANGES = ("203.0.113", "198.51.100", "192.0.2")
+Answer = tuple[int, dict[str, str], Any]
+
+
+def public_ipv4(host: int) -> str:
+    return f"{PUBLIC_RANGES[host // 254]}.{host % 254 + 1}"
+
+
+def private_ipv4(host: int) -> str:
+    return f"10.110.{host // 254}.{host % 254 + 1}"
+
+
+def _now_iso(at: float | None = None) -> str:
+    return datetime.fromtimestamp(at if at is not None else time.time(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def error(status: int, error_id: str, message: str) -> Answer:
+    return status, {}, {"id": error_id, "message": message, "request_id": "515850a0-a812-50bf-aa3c-d0d21d287e40"}
+
+
+@dataclass
+class Fault:
+    status: int
+    error_id: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    paths: str = ""  # a regex the path must match; empty matches every call
+
+
+@dataclass
+class Calls:
+    """Every call the fake received: (method, path, query, body) in order."""
+
+    log: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
+
+    def mutating(self) -> list[tuple[str, str]]:
+        return [(method, path) for method, path, _, _ in self.log if method in ("POST", "PUT", "DELETE")]
+
+
+class Cloud:
+    def __init__(self, token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0) -> None:
+        self.token = token
+        self.boot_seconds = boot_seconds
+        self.action_seconds = action_seconds
+        self.droplets: dict[int, dict[str, Any]] = {}
+        self.actions: dict[int, dict[str, Any]] = {}
+        self.keys: dict[int, dict[str, Any]] = {}
+        self.faults: list[Fault] = []
+        self.calls = Calls()
+        self._ids = itertools.count(3164444)
+        self._hosts = itertools.count(10)
+        self._lock = threading.Lock()
+
+    # -- faults ------------------------------------------------------------
+    def fail_next(self, status: int, count: int = 1, paths: str = "", **headers: str) -> None:
+        ids = {
+            401: ("unauthorized", "Unable to authenticate you."),
+            422: ("unprocessable_entity", "You specified an invalid size for Droplet creation."),
+            429: ("too_many_requests", "API rate limit exceeded."),
+            500: ("server_error", "Unexpected server-side error"),
+            503: ("service_unavailable", "Service is temporarily unavailable."),
+        }
+        error_id, message = ids[status]
+        if status == 429:
+            headers = {"ratelimit-remaining": "0", "ratelimit-reset": str(int(time.time()) + 1), **headers}
+        for _ in range(count):
+            self.faults.append(
+                Fault(status, error_id, message, {k.replace("_", "-"): v for k, v in headers.items()}, paths)
+            )
+
+    def _fault_for(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if not fault.paths or re.search(fault.paths, path):
+                self.faults.remove(fault)
+                return fault
+        return None
+
+    def add_droplet(self, name: str, tags: list[str], region: str = "fra1", size: str = "s-1vcpu-1gb") -> int:
+        """A droplet that exists already (an account's state before a test), booted."""
+        with self._lock:
+            droplet_id = next(self._ids)
+            self.droplets[droplet_id] = {
+                "id": droplet_id,
+                "name": name,
+                "size": size,
+                "region": region,
+                "tags": list(tags),
+                "ipv6": False,
+                "monitoring": False,
+                "status": "active",
+                "created": time.time() - 3600,
+                "host": next(self._hosts),
+                "ssh_keys": [],
+            }
+            return droplet_id
+
+    # -- representations ---------------------------------------------------
+    def _droplet_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        status = record["status"]
+        if status == "new" and now >= record["created"] + self.boot_seconds:
+            status = record["status"] = "active"
+        memory, vcpus, disk = SIZES[record["size"]]
+        networks: dict[str, list[dict[str, Any]]] = {"v4": [], "v6": []}
+        if status != "new":
+            host = record["host"]
+            networks["v4"] = [
+                {
+                    "ip_address": private_ipv4(host),
+                    "netmask": "255.255.240.0",
+                    "gateway": "10.110.0.1",
+                    "type": "private",
+                },
+                {
+                    "ip_address": public_ipv4(host),
+                    "netmask": "255.255.255.0",
+                    "gateway": "203.0.113.1",
+                    "type": "public",
+                },
+            ]
+            if record["ipv6"]:
+                networks["v6"] = [
+                    {"ip_address": f"2001:db8::{host:x}", "netmask": 64, "gateway": "2001:db8::1", "type": "public"}
+                ]
+        size = {
+            "slug": record["size"],
+            "memory": memory,
+            "vcpus": vcpus,
+            "disk": disk,
+            "transfer": 1.0,
+            "price_monthly": 6.0,
+            "price_hourly": 0.00893,
+            "regions": list(REGIONS),
+            "available": True,
+            "description": "Basic",
+        }
+        region = {
+            "name": REGIONS[record["region"]],
+            "slug": record["region"],
+            "features": ["backups", "ipv6", "metadata", "install_agent"],
+            "available": True,
+            "sizes": list(SIZES),
+        }
+        image = {
+            "id": IMAGES["debian-12-x64"],
+            "name": "12 x64",
+            "distribution": "Debian",
+            "slug": "debian-12-x64",
+            "public": True,
+            "regions": list(REGIONS),
+            "created_at": "2024-06-10T15:50:09Z",
+            "type": "base",
+            "min_disk_size": 15,
+            "size_gigabytes": 2.36,
+            "description": "Debian 12 x64",
+            "tags": [],
+            "status": "available",
+        }
+        features = (
+            ["private_networking"]
+            + (["ipv6"] if record["ipv6"] else [])
+            + (["monitoring"] if record["monitoring"] else [])
+        )
+        return {
+            "id": record["id"],
+            "name": record["name"],
+            "memory": memory,
+            "vcpus": vcpus,
+            "disk": disk,
+            "locked": False,
+            "status": status,
+            "created_at": _now_iso(record["created"]),
+            "features": features,
+            "backup_ids": [],
+            "next_backup_window": None,
+            "snapshot_ids": [],
+            "image": image,
+            "volume_ids": [],
+            "size": size,
+            "size_slug": record["size"],
+            "networks": networks,
+            "region": region,
+            "tags": list(record["tags"]),
+            "vpc_uuid": "760e09ef-dc84-11e8-981e-3cfdfeaae000",
+        }
+
+    def _action(self, kind: str, droplet: dict[str, Any], then: Any = None) -> dict[str, Any]:
+        action_id = next(self._ids)
+        record = {
+            "id": action_id,
+            "type": kind,
+            "started": time.time(),
+            "droplet": droplet["id"],
+            "region": droplet["region"],
+            "then": then,
+            "done": False,
+        }
+        self.actions[action_id] = record
+        return record
+
+    def _action_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        done = time.time() >= record["started"] + self.action_seconds
+        if done and not record["done"]:
+            record["done"] = True
+            if record["then"]:
+                record["then"]()
+        return {
+            "id": record["id"],
+            "status": "completed" if done else "in-progress",
+            "type": record["type"],
+            "started_at": _now_iso(record["started"]),
+            "completed_at": _now_iso(record["started"] + self.action_seconds) if done else None,
+            "resource_id": record["droplet"],
+            "resource_type": "droplet",
+            "region_slug": record["region"],
+        }
+
+    # -- the API -----------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, str], auth: str, body: Any) -> Answer:
+        with self._lock:
+            self.calls.log.append((method, path, dict(query), body))
+            fault = self._fault_for(path)
+            if fault:
+                status, headers, payload = error(fault.status, fault.error_id, fault.message)
+                return status, {**headers, **fault.headers}, payload
+            if auth != f"Bearer {self.token}":
+                return error(401, "unauthorized", "Unable to authenticate you.")
+            return self._route(method, path, query, body)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        routes = [
+            ("GET", r"/v2/droplets", self.list_droplets),
+            ("POST", r"/v2/droplets", self.create_droplet),
+            ("GET", r"/v2/droplets/(\d+)", self.get_droplet),
+            ("DELETE", r"/v2/droplets/(\d+)", self.delete_droplet),
+            ("POST", r"/v2/droplets/(\d+)/actions", self.droplet_action),
+            ("GET", r"/v2/actions/(\d+)", self.get_action),
+            ("GET", r"/v2/account/keys/([^/]+)", self.get_key),
+            ("DELETE", r"/v2/account/keys/([^/]+)", self.delete_key),
+            ("POST", r"/v2/account/keys", self.create_key),
+        ]
+        for route_method, pattern, handler in routes:
+            match = re.fullmatch(pattern, path.rstrip("/"))
+            if match and method == route_method:
+                return handler(*match.groups(), query=query, body=body)
+        return error(404, "not_found", "The resource you were accessing could not be found.")
+
+    def list_droplets(self, query: dict[str, str], body: Any) -> Answer:
+        found = sorted(self.droplets.values(), key=lambda record: record["id"])
+        if "tag_name" in query:
+            found = [record for record in found if query["tag_name"] in record["tags"]]
+        if "name" in query:
+            found = [record for record in found if record["name"].lower() == query["name"].lower()]
+        per_page = int(query.get("per_page", 20))
+        page = int(query.get("page", 1))
+        chunk = found[(page - 1) * per_page : page * per_page]
+        links: dict[str, Any] = {}
+        if page * per_page < len(found):
+            last = (len(found) + per_page - 1) // per_page
+            links = {
+                "pages": {
+                    "next": f"https://api.digitalocean.com/v2/droplets?page={page + 1}&per_page={per_page}",
+                    "last": f"https://api.digitalocean.com/v2/droplets?page={last}&per_page={per_page}",
+                }
+            }
+        return (
+            200,
+            {},
+            {
+                "droplets": [self._droplet_view(record) for record in chunk],
+                "links": links,
+                "meta": {"total": len(found)},
+            },
+        )
+
+    def create_droplet(self, query: dict[str, str], body: Any) -> Answer:
+        if body.get("size") not in SIZES:
+            return error(422, "unprocessable_entity", "You specified an invalid size for Droplet creation.")
+        if body.get("region") not in REGIONS:
+            return error(422, "unprocessable_entity", "You specified an invalid region for Droplet creation.")
+        if body.get("image") not in (*IMAGES, *IMAGES.values()):
+            return error(422, "unprocessable_entity", "You specified an invalid image for Droplet creation.")
+        known = {key["id"] for key in self.keys.values()} | {key["fingerprint"] for key in self.keys.values()}
+        for key in body.get("ssh_keys", []):
+            if key not in known:
+                return error(422, "unprocessable_entity", f"{key} is not a valid key identifier.")
+        droplet_id = next(self._ids)
+        record = {
+            "id": droplet_id,
+            "name": body["name"],
+            "size": body["size"],
+            "region": body["region"],
+            "tags": list(body.get("tags") or []),
+            "ipv6": bool(body.get("ipv6")),
+            "monitoring": bool(body.get("monitoring")),
+            "status": "new",
+            "created": time.time(),
+            "host": next(self._hosts),
+            "ssh_keys": list(body.get("ssh_keys", [])),
+        }
+        self.droplets[droplet_id] = record
+        action = self._action("create", record)
+        return (
+            202,
+            {},
+            {
+                "droplet": self._droplet_view(record),
+                "links": {
+                    "actions": [
+                        {
+                            "id": action["id"],
+                            "rel": "create",
+                            "href": f"https://api.digitalocean.com/v2/actions/{action['id']}",
+                        }
+                    ]
+                },
+            },
+        )
+
+    def get_droplet(self, droplet_id: str, query: dict[str, str], body: Any) -> Answer:
+        record = self.droplets.get(int(droplet_id))
+        if record is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        return 200, {}, {"droplet": self._droplet_view(record)}
+
+    def delete_droplet(self, droplet_id: str, query: dict[str, str], body: Any) -> Answer:
+        if self.droplets.pop(int(droplet_id), None) is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        return 204, {"Content-Type": "application/json; charset=utf-8"}, None
+
+    def droplet_action(self, droplet_id: str, query: dict[str, str], body: Any) -> Answer:
+        record = self.droplets.get(int(droplet_id))
+        if record is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        targets = {"power_on": "active", "power_off": "off", "shutdown": "off"}
+        kind = body.get("type")
+        if kind not in targets:
+            return error(422, "unprocessable_entity", f"{kind} is not a supported action here.")
+        if self._droplet_view(record)["status"] == "new":
+            return error(422, "unprocessable_entity", "Droplet is currently being created.")
+        action = self._action(kind, record, then=lambda: record.update(status=targets[kind]))
+        return 201, {}, {"action": self._action_view(action)}
+
+    def get_action(self, action_id: str, query: dict[str, str], body: Any) -> Answer:
+        record = self.actions.get(int(action_id))
+        if record is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        return 200, {}, {"action": self._action_view(record)}
+
+    def _key(self, identifier: str) -> dict[str, Any] | None:
+        for key in self.keys.values():
+            if identifier in (str(key["id"]), key["fingerprint"]):
+                return key
+        return None
+
+    def get_key(self, identifier: str, query: dict[str, str], body: Any) -> Answer:
+        key = self._key(identifier)
+        if key is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        return 200, {}, {"ssh_key": key}
+
+    def delete_key(self, identifier: str, query: dict[str, str], body: Any) -> Answer:
+        key = self._key(identifier)
+        if key is None:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        del self.keys[key["id"]]
+        return 204, {}, None
+
+    def create_key(self, query: dict[str, str], body: Any) -> Answer:
+        fields = str(body.get("public_key", "")).split()
+        try:
+            blob = base64.b64decode(fields[1], validate=True)
+        except (IndexError, ValueError):
+            return error(422, "unprocessable_entity", "Key invalid, type not supported.")
+        digest = hashlib.md5(blob).hexdigest()
+        fingerprint = ":".join(digest[i : i + 2] for i in range(0, 32, 2))
+        if self._key(fingerprint):
+            return error(422, "unprocessable_entity", "SSH Key is already in use on your account")
+        key_id = next(self._ids)
+        self.keys[key_id] = {
+            "id": key_id,
+            "fingerprint": fingerprint,
+            "public_key": body["public_key"],
+            "name": body.get("name", ""),
+        }
+        return 201, {}, {"ssh_key": self.keys[key_id]}

@@ -1,0 +1,91 @@
+"""The fake DigitalOcean API itself: it answers as DigitalOcean's contract says, and its checks can fail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from fake_digitalocean.server import CONTRACT, Contract, FakeDigitalOcean
+from project import TOP
+
+TOKEN = "dop_v1_fake"
+SHARED = TOP.parent / "shared" / "digitalocean-openapi" / "droplets-subset.v2.yaml"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the project's shared folder is not beside this clone")
+def test_the_copy_is_the_shared_contract() -> None:
+    assert CONTRACT.read_bytes() == SHARED.read_bytes()
+
+
+def test_every_answer_of_the_fake_keeps_the_contract() -> None:
+    fake = FakeDigitalOcean(TOKEN, boot_seconds=0, action_seconds=0).start()
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    url = fake.end_point.rstrip("/")
+
+    def call(method: str, path: str, body: object = None, **params: str) -> requests.Response:
+        data = json.dumps(body) if body is not None else None
+        return session.request(method, url + path, data=data, params=params, timeout=5)
+
+    try:
+        key = call("POST", "/account/keys", {"name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== x"})
+        assert key.status_code == 201
+        fingerprint = key.json()["ssh_key"]["fingerprint"]
+        assert call("GET", f"/account/keys/{fingerprint}").status_code == 200
+        created = call(
+            "POST",
+            "/droplets",
+            {
+                "name": "web-1",
+                "size": "s-1vcpu-1gb",
+                "image": "debian-12-x64",
+                "region": "fra1",
+                "ssh_keys": [fingerprint],
+                "tags": ["t"],
+            },
+        )
+        assert created.status_code == 202 and created.headers["ratelimit-limit"]
+        droplet = created.json()["droplet"]["id"]
+        assert call("GET", "/droplets", tag_name="t").json()["meta"]["total"] == 1
+        assert call("GET", f"/droplets/{droplet}").json()["droplet"]["status"] == "active"
+        action = call("POST", f"/droplets/{droplet}/actions", {"type": "power_off"})
+        assert action.status_code == 201
+        assert call("GET", f"/actions/{action.json()['action']['id']}").json()["action"]["status"] == "completed"
+        assert call("DELETE", f"/droplets/{droplet}").status_code == 204
+        assert call("GET", f"/droplets/{droplet}").status_code == 404
+        assert (
+            call(
+                "POST", "/droplets", {"name": "x", "size": "huge", "image": "debian-12-x64", "region": "fra1"}
+            ).status_code
+            == 422
+        )
+        for status in (401, 429, 500, 503):
+            fake.cloud.fail_next(status)
+            answer = call("GET", "/droplets")
+            assert answer.status_code == status and set(answer.json()) >= {"id", "message"}
+        assert call("DELETE", f"/account/keys/{fingerprint}").status_code == 204
+        session.headers["Authorization"] = "Bearer wrong"
+        assert call("GET", "/droplets").json()["id"] == "unauthorized"
+    finally:
+        fake.stop()
+    assert fake.violations == []
+
+
+def test_the_contract_check_catches_what_digitalocean_would_not_send_or_take() -> None:
+    contract = Contract()
+    listing = contract.request("GET", "/v2/droplets", {}, {"Authorization": "Bearer x"}, b"")
+    contract.check_response(listing, 200, {}, b'{"droplets": [{"id": 1, "name": "x"}], "links": {}, "meta": {}}')
+    contract.check_response(listing, 429, {}, b'{"message": "slow down"}')
+    # python-digitalocean's Droplet.create sends "vpc_uuid": null, which the contract does not allow.
+    create = contract.request(
+        "POST",
+        "/v2/droplets",
+        {},
+        {"Authorization": "Bearer x"},
+        b'{"name": "x", "size": "s-1vcpu-1gb", "image": "debian-12-x64", "vpc_uuid": null}',
+    )
+    assert contract.check_request(create)
+    assert len(contract.violations) == 3
+    assert "'memory' is a required property" in contract.violations[0]
+    assert "'id' is a required property" in contract.violations[1]

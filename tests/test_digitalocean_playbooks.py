@@ -1,0 +1,119 @@
+"""provision.yml, the DigitalOcean inventory, destroy.yml: as a user runs them, against the fake API."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_digitalocean.server import FakeDigitalOcean
+from project import run
+
+TOKEN = "dop_v1_" + "pr0v1s10n" * 7
+INVENTORY = "inventories/digitalocean"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDigitalOcean]:
+    api = FakeDigitalOcean(TOKEN, boot_seconds=2, action_seconds=0.5).start()
+    yield api
+    api.stop()
+    assert api.violations == []
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A HOME of the test's own: the inventory cache and the user's public key live there."""
+    (tmp_path / ".ssh").mkdir()
+    blob = base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + bytes(range(1, 33))).decode()
+    (tmp_path / ".ssh" / "id_ed25519.pub").write_text(f"ssh-ed25519 {blob} user@laptop\n")
+    return tmp_path
+
+
+def playbook(fake: FakeDigitalOcean, home: Path, *argv: str) -> tuple[int, str]:
+    env = {
+        "HOME": str(home),
+        "DIGITALOCEAN_END_POINT": fake.end_point,
+        "DIGITALOCEAN_ACCESS_TOKEN": TOKEN,
+        "DO_API_TOKEN": "",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    proc = run("ansible-playbook", "-i", INVENTORY, *argv, "-e", "highload_do_wait_for_ssh=false", env=env)
+    output = proc.stdout + proc.stderr
+    assert TOKEN not in output
+    return proc.returncode, output
+
+
+def listed(fake: FakeDigitalOcean, home: Path) -> dict:
+    """The shipped inventory as ansible-inventory lists it."""
+    env = {"HOME": str(home), "DIGITALOCEAN_END_POINT": fake.end_point, "DIGITALOCEAN_ACCESS_TOKEN": TOKEN}
+    proc = run("ansible-inventory", "-i", INVENTORY, "--list", "--yaml", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout) or {}
+
+
+def groups(inventory: dict) -> dict[str, list[str]]:
+    children = inventory.get("all", {}).get("children", {})
+    return {name: sorted(group.get("hosts", {})) for name, group in children.items() if group.get("hosts")}
+
+
+def recap_changed(output: str) -> int:
+    match = re.search(r"localhost\s*: ok=\d+\s+changed=(\d+)", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def test_provision_rerun_inventory_and_destroy(fake: FakeDigitalOcean, home: Path) -> None:
+    foreign = fake.cloud.add_droplet("web", ["production"])
+    rc, output = playbook(fake, home, "playbooks/provision.yml")
+    assert rc == 0, output
+    names = sorted(record["name"] for record in fake.cloud.droplets.values())
+    assert names == ["backend-1", "backend-2", "backend-3", "balancer-1", "web"]
+    assert len(fake.cloud.keys) == 1
+    fingerprint = next(iter(fake.cloud.keys.values()))["fingerprint"]
+    ours = [record for record in fake.cloud.droplets.values() if record["name"] != "web"]
+    assert all(record["ssh_keys"] == [fingerprint] for record in ours)
+    assert groups(listed(fake, home)) == {
+        "backends": ["backend-1", "backend-2", "backend-3"],
+        "balancer": ["balancer-1"],
+        "monitoring": ["balancer-1"],
+    }
+
+    posts = len(fake.cloud.calls.mutating())
+    rc, output = playbook(fake, home, "playbooks/provision.yml")
+    assert rc == 0 and recap_changed(output) == 0, output
+    assert len(fake.cloud.calls.mutating()) == posts, "a second run changed nothing"
+
+    rc, output = playbook(fake, home, "playbooks/destroy.yml")
+    assert rc != 0 and "not confirmed: nothing was deleted" in output
+    assert len(fake.cloud.droplets) == 5
+
+    rc, output = playbook(fake, home, "playbooks/destroy.yml", "-e", "highload_do_destroy_confirmed=true")
+    assert rc == 0, output
+    assert list(fake.cloud.droplets) == [foreign], "exactly the cluster's droplets were deleted"
+    assert groups(listed(fake, home)) == {}
+
+
+def test_counts_come_from_variables_and_check_mode_creates_nothing(fake: FakeDigitalOcean, home: Path) -> None:
+    rc, output = playbook(
+        fake,
+        home,
+        "playbooks/provision.yml",
+        "--check",
+        "-e",
+        "highload_do_backends=6",
+        "-e",
+        "highload_do_monitoring_host=separate",
+    )
+    assert rc == 0, output
+    assert fake.cloud.calls.mutating() == [] and fake.cloud.droplets == {}
+    for name in ["backend-6", "balancer-1", "monitoring-1"]:
+        assert f"item={name}" in output
+
+    fake.cloud.calls.log.clear()
+    rc, output = playbook(fake, home, "playbooks/provision.yml", "-e", "highload_do_backends=0")
+    assert rc != 0 and "check highload_do_backends (>= 1)" in output
+    assert {path for _, path, _, _ in fake.cloud.calls.log} <= {"/v2/droplets"}, "only the inventory listed"

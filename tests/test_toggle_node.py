@@ -1,0 +1,127 @@
+"""highload.cluster.toggle_node against the real backend (the installed highload-backend command)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from project import TOP, run_tasks
+
+sys.path.insert(0, str(TOP / "backend_app" / "tests"))
+from backend_process import RunningBackend, start_backend
+
+TOKEN = "admin-" + "t0ggle" * 8
+
+
+@pytest.fixture
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]:
+    running = start_backend(tmp_path_factory, token=TOKEN)
+    yield running
+    assert running.stop() == 0
+
+
+def turns(backend: RunningBackend) -> float:
+    """POSTs to /api/turn the backend has answered, from its own metrics."""
+    samples = backend.metrics().items()
+    return sum(value for name, value in samples if name.startswith("requests_total{") and '"/api/turn"' in name)
+
+
+def toggle(backend: RunningBackend, state: str, **args: Any) -> dict[str, Any]:
+    return {"name": f"turn {state}", "highload.cluster.toggle_node": {"url": backend.url, "state": state, **args}}
+
+
+def test_off_and_on_only_post_when_the_state_differs(backend: RunningBackend, tmp_path: Path) -> None:
+    tasks = [toggle(backend, "off", token=TOKEN), toggle(backend, "off", token=TOKEN)]
+    proc, results = run_tasks(tasks, tmp_path)
+    assert all("previous" in r for r in results), results
+    assert [(r["changed"], r["previous"], r["status"]) for r in results] == [(True, "on", "off"), (False, "off", "off")]
+    assert requests.get(backend.url + "/api/dummy", timeout=5).status_code == 503
+    assert turns(backend) == 1, "the second task did not post"
+
+    proc, results = run_tasks([toggle(backend, "on", token=TOKEN), toggle(backend, "on", token=TOKEN)], tmp_path)
+    assert [(r["changed"], r["status"]) for r in results] == [(True, "on"), (False, "on")], proc.stdout
+    assert requests.get(backend.url + "/api/dummy", timeout=5).status_code == 200
+    assert turns(backend) == 2
+
+
+def test_check_mode_reads_and_posts_nothing(backend: RunningBackend, tmp_path: Path) -> None:
+    proc, results = run_tasks([toggle(backend, "off", token=TOKEN)], tmp_path, check=True)
+    assert results[0]["changed"] is True and results[0]["status"] == "on", proc.stdout
+    assert requests.get(backend.url + "/api/status", timeout=5).json()["status"] == "on"
+    assert turns(backend) == 0
+
+
+def test_token_from_the_environment_and_a_wrong_one(backend: RunningBackend, tmp_path: Path) -> None:
+    proc, results = run_tasks(
+        [toggle(backend, "off", token="wrong-token-x"), toggle(backend, "off")],
+        tmp_path,
+        {"HIGHLOAD_ADMIN_TOKEN": TOKEN},
+        verbose=True,
+    )
+    assert "refused the admin token (401)" in results[0]["msg"]
+    assert results[1]["changed"] is True and results[1]["status"] == "off"
+    output = proc.stdout + proc.stderr
+    assert "/api/turn" in output and TOKEN not in output and "wrong-token-x" not in output
+
+
+class StatusPage:
+    """A stand-in for the balancer's /status (OpenResty cannot be installed here).
+
+    Like lua-resty-upstream-healthcheck's checker it probes the peer's /api/status,
+    and it prints the library's status_page() format: the peer as `ADDRESS:PORT UP|DOWN`.
+    """
+
+    def __init__(self, backend: RunningBackend, listed_peer: str) -> None:
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = page.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.backend = backend
+        self.listed_peer = listed_peer
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def render(self) -> str:
+        up = requests.get(self.backend.url + "/api/status", timeout=2).status_code == 200
+        return (
+            f"Upstream backend\n    Primary Peers\n        {self.listed_peer} {'UP' if up else 'DOWN'}\n"
+            "    Backup Peers\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/status"
+
+
+def test_waits_for_the_balancer_to_mark_the_peer(backend: RunningBackend, tmp_path: Path) -> None:
+    peer = f"127.0.0.1:{backend.port}"
+    page = StatusPage(backend, peer)
+    try:
+        wait = {"token": TOKEN, "balancer_status_url": page.url, "peer": peer, "wait_timeout": 10}
+        proc, results = run_tasks(
+            [
+                toggle(backend, "off", **wait),
+                toggle(backend, "on", **wait),
+                toggle(backend, "off", **{**wait, "peer": "10.0.0.9:80", "wait_timeout": 2}),
+            ],
+            tmp_path,
+        )
+    finally:
+        page.server.shutdown()
+    assert (results[0]["balancer_status"], results[1]["balancer_status"]) == ("DOWN", "UP"), proc.stdout
+    assert "did not show 10.0.0.9:80 as DOWN within 2s; it shows no such peer" in results[2]["msg"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# All tests: lint, the backend's tests over real HTTP, the collection's tests
-# (real containers), and every molecule scenario (real systemd containers).
+# All tests: lint, ansible-test sanity, the backend's tests over real HTTP, the
+# collection's tests (real containers, the fake DigitalOcean API), every role's
+# molecule scenario and the whole-cluster one (real systemd containers).
 #   scripts/test.sh            everything
 #   SKIP_MOLECULE=1 scripts/test.sh   without the molecule scenarios
 set -euo pipefail
@@ -50,6 +51,12 @@ if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
       fi
     fi
     (cd "$role_dir" && molecule test -s "$name")
+  done
+  # The whole cluster: site.yml, idempotence, the experiment (bounded) and faults under load.
+  for config in molecule/*/molecule.yml; do
+    name=$(basename "$(dirname "$config")")
+    step "molecule: whole cluster / $name"
+    molecule test -s "$name"
   done
 fi
 step "all tests passed"

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # The main job on the local default: set up the controller, make this machine a
-# docker host, create the local cluster's containers and deploy site.yml to them.
+# docker host, create the local cluster's containers, deploy site.yml to them,
+# then run the seed's experiment (playbooks/loadtest.yml) and write its report
+# to results/<UTC time>/report.md. Extra arguments go to the experiment, e.g.
+#   bash scripts/up.sh -e loadtest_requests=20000
+# HIGHLOAD_SKIP_LOADTEST=1 stops after the deployment.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash scripts/setup.sh
 bash scripts/docker-host.sh
+if ! command -v ab >/dev/null; then
+  echo "[up] installing apache2-utils (ab) for the experiment"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q apache2-utils >/dev/null
+fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
 ansible-playbook -i inventories/local playbooks/local_cluster.yml
-ansible-playbook -i inventories/local playbooks/site.yml "$@"
+ansible-playbook -i inventories/local playbooks/site.yml
 hosts_of() { ansible -i inventories/local "$1" --list-hosts | tail -n +2; }
 show() {  # each host of a group: its /api/dummy answer through port 80
   local host address
@@ -26,4 +34,14 @@ show balancer
 for host in $(hosts_of monitoring); do
   printf '  %-12s Prometheus (loopback): docker exec highload-%s curl -s localhost:9090/api/v1/targets\n' "$host" "$host"
 done
-echo "Remove it with: bash scripts/down.sh"
+if [ "${HIGHLOAD_SKIP_LOADTEST:-0}" != 1 ]; then
+  echo
+  echo "The experiment: ab against the balancer, all pods up; one switched off mid-run; back on."
+  ansible-playbook -i inventories/local playbooks/loadtest.yml "$@"
+  report=$(ls -d results/*/ | sort | tail -n1)report.md
+  echo
+  sed -n '/^## Phases/,/^## What Prometheus saw/p' "$report" | head -n -1
+  echo "The whole report, with plots: $report"
+fi
+echo "Switch a pod: ansible-playbook playbooks/toggle_node.yml -e node=backend-2 -e state=off"
+echo "Remove the cluster: bash scripts/down.sh"

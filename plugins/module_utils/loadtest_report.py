@@ -159,8 +159,8 @@ def _switch_line(phase: Dict[str, Any], series: Dict[str, Any], context: Dict[st
     if last is not None:
         line += (
             " Prometheus last saw its served count grow %.1f s after the switch; with a scrape every %s and a"
-            " query step as long, growth up to two scrapes after the switch comes from requests served"
-            " before it." % (last, context.get("scrape_interval"))
+            " query step as long, growth until about two scrapes after the switch comes from requests"
+            " served before it." % (last, context.get("scrape_interval"))
         )
     return line
 

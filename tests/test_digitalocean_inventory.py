@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_digitalocean.server import FakeDigitalOcean
+from fake_digitalocean.server import FakeDigitalOcean, running
 from project import run
 
 TOKEN = "dop_v1_" + "1nVeNt0rY" * 7
@@ -15,10 +15,8 @@ TOKEN = "dop_v1_" + "1nVeNt0rY" * 7
 
 @pytest.fixture
 def fake() -> Iterator[FakeDigitalOcean]:
-    api = FakeDigitalOcean(TOKEN).start()
-    yield api
-    api.stop()
-    assert api.violations == []
+    with running(TOKEN) as api:
+        yield api
 
 
 def plain(value: object) -> object:

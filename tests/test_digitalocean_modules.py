@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_digitalocean.server import FakeDigitalOcean
+from fake_digitalocean.server import FakeDigitalOcean, running
 from project import run_tasks
 
 TOKEN = "dop_v1_" + "5eCReT" * 10  # what must never appear in any output
@@ -29,10 +29,8 @@ PUBLIC_KEY = "ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + 
 
 @pytest.fixture
 def fake() -> Iterator[FakeDigitalOcean]:
-    api = FakeDigitalOcean(TOKEN, boot_seconds=1.5, action_seconds=0.5).start()
-    yield api
-    api.stop()
-    assert api.violations == [], "the fake's answers or the module's requests broke DigitalOcean's contract"
+    with running(TOKEN, boot_seconds=1.5, action_seconds=0.5) as api:
+        yield api
 
 
 def env_for(fake: FakeDigitalOcean, token: str | None = TOKEN) -> dict[str, str]:

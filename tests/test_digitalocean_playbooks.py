@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_digitalocean.server import FakeDigitalOcean
+from fake_digitalocean.server import FakeDigitalOcean, running
 from project import run
 
 TOKEN = "dop_v1_" + "pr0v1s10n" * 7
@@ -18,10 +18,8 @@ INVENTORY = "inventories/digitalocean"
 
 @pytest.fixture
 def fake() -> Iterator[FakeDigitalOcean]:
-    api = FakeDigitalOcean(TOKEN, boot_seconds=2, action_seconds=0.5).start()
-    yield api
-    api.stop()
-    assert api.violations == []
+    with running(TOKEN, boot_seconds=2, action_seconds=0.5) as api:
+        yield api
 
 
 @pytest.fixture
@@ -76,6 +74,8 @@ def test_provision_rerun_inventory_and_destroy(fake: FakeDigitalOcean, home: Pat
     fingerprint = next(iter(fake.cloud.keys.values()))["fingerprint"]
     ours = [record for record in fake.cloud.droplets.values() if record["name"] != "web"]
     assert all(record["ssh_keys"] == [fingerprint] for record in ours)
+    creates = [body for method, path, _, body in fake.cloud.calls.log if (method, path) == ("POST", "/v2/droplets")]
+    assert len(creates) == 4 and not any("vpc_uuid" in body for body in creates), "no VPC asked for, none sent"
     assert groups(listed(fake, home)) == {
         "backends": ["backend-1", "backend-2", "backend-3"],
         "balancer": ["balancer-1"],

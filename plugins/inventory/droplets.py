@@ -59,10 +59,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     CLIENT_LIBRARY,
     HAS_CLIENT,
-    TOKEN_ENV_VARS,
     DigitalOceanClient,
     DigitalOceanError,
-    token_from,
+    resolve_token,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
     droplet_facts,
@@ -97,11 +96,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _droplets(self) -> List[Dict[str, Any]]:
         if not HAS_CLIENT:
             raise AnsibleError("the %s inventory needs %s on the controller" % (self.NAME, CLIENT_LIBRARY))
-        token = token_from(self.get_option("api_token"), os.environ)
-        if not token:
-            raise AnsibleError(
-                "%s: no DigitalOcean API token: set api_token or %s" % (self.NAME, " or ".join(TOKEN_ENV_VARS))
-            )
+        try:
+            token = resolve_token(self.get_option("api_token"), os.environ)
+        except ValueError as exc:
+            raise AnsibleError("%s: %s" % (self.NAME, exc)) from None
         client = DigitalOceanClient(
             token, timeout=self.get_option("api_timeout"), retries=self.get_option("api_retries")
         )

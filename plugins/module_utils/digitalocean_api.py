@@ -122,7 +122,7 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
         if not HAS_CLIENT:
             raise RuntimeError("%s is required" % CLIENT_LIBRARY)
         if not token:
-            raise DigitalOceanError("no API token: set api_token or %s" % " / ".join(TOKEN_ENV_VARS))
+            raise ValueError(NO_TOKEN)
         super().__init__(token=token)
         self.request_timeout = float(timeout)
         self.retries = max(int(retries), 0)
@@ -204,11 +204,14 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
             query["page"] = int(next_query["page"][0])
 
 
-def token_from(value: Optional[str], environ: Mapping[str, str]) -> str:
-    """The token given, else the first of the environment variables that is set."""
+NO_TOKEN = "no DigitalOcean API token: set api_token or the environment variable %s" % " or ".join(TOKEN_ENV_VARS)
+
+
+def resolve_token(value: Optional[str], environ: Mapping[str, str]) -> str:
+    """The token given, else the first of the environment variables that is set; ValueError when none is."""
     if value:
         return value
     for name in TOKEN_ENV_VARS:
         if environ.get(name):
             return environ[name]
-    return ""
+    raise ValueError(NO_TOKEN)

@@ -10,10 +10,9 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
     CLIENT_IMPORT_ERROR,
     CLIENT_LIBRARY,
     HAS_CLIENT,
-    TOKEN_ENV_VARS,
     DigitalOceanClient,
     DigitalOceanError,
-    token_from,
+    resolve_token,
 )
 
 
@@ -30,11 +29,10 @@ def client_for(module: AnsibleModule) -> DigitalOceanClient:
     """A client with the module's token; fails the task when the library or the token is missing."""
     if not HAS_CLIENT:
         module.fail_json(msg=missing_required_lib(CLIENT_LIBRARY), exception=CLIENT_IMPORT_ERROR)
-    token = token_from(module.params["api_token"], os.environ)
-    if not token:
-        module.fail_json(
-            msg="no DigitalOcean API token: set api_token or the environment variable %s" % " or ".join(TOKEN_ENV_VARS)
-        )
+    try:
+        token = resolve_token(module.params["api_token"], os.environ)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     # A token from the environment is masked in output like the no_log option is.
     module.no_log_values.add(token)
     return DigitalOceanClient(token, timeout=module.params["api_timeout"], retries=module.params["api_retries"])

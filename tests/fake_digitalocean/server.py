@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,14 @@ class FakeDigitalOcean:
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 
         return Handler
+
+
+@contextmanager
+def running(token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0) -> Iterator[FakeDigitalOcean]:
+    """A started fake; once the block is done, stopped, and every exchange must have kept the contract."""
+    fake = FakeDigitalOcean(token, boot_seconds, action_seconds).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert fake.violations == [], f"requests or answers broke DigitalOcean's contract: {fake.violations}"

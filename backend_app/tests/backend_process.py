@@ -47,7 +47,12 @@ class RunningBackend:
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a backend behind; the test still fails
+            self.proc.wait(timeout=10)
+            raise
 
 
 def backend_command() -> list[str]:

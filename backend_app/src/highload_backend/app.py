@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from time import perf_counter
 from typing import Any
-from urllib.parse import parse_qs
 
 from highload_backend.config import Settings
 from highload_backend.metrics import RequestMetrics
+from highload_backend.request_body import BodyReader
+from highload_backend.request_errors import CLOSE, Headers, RequestError
 from highload_backend.switch import Switch
+from highload_backend.turn_input import target_state
 
 ROUTES: dict[str, tuple[str, ...]] = {
     "/api/dummy": ("GET", "HEAD"),
@@ -22,20 +25,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/turn": ("POST",),
 }
 UNKNOWN_ROUTE = "other"  # every path not in ROUTES shares this metric label
-Headers = list[tuple[str, str]]
 JSON_HEADERS: Headers = [("content-type", "application/json")]
 
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or []
+log = logging.getLogger("highload_backend")
 
 
 def _json(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+INTERNAL_ERROR = _json({"error": "internal error"})
 
 
 class Backend:
@@ -45,6 +44,7 @@ class Backend:
         self.settings = settings
         self.switch = switch
         self.metrics = metrics
+        self.bodies = BodyReader(settings.max_body, settings.body_timeout, settings.max_body_readers)
         node = settings.node_name
         self._dummy_on = _json({"node": node, "status": "ok"})
         self._status_on = _json({"node": node, "status": "on"})
@@ -77,8 +77,12 @@ class Backend:
         route = path if allowed is not None else UNKNOWN_ROUTE
         try:
             status, body, extra = await self.dispatch(scope, protocol, method, path, allowed)
-        except BadRequest as err:
+        except RequestError as err:
             status, body, extra = err.status, _json({"error": err.message}), err.headers
+        except Exception:
+            # Whatever raised, the client gets an answer and the answer is counted.
+            log.exception("unexpected error answering %s %s", method[:20], route)
+            status, body, extra = 500, INTERNAL_ERROR, []
         if method == "HEAD":
             protocol.response_empty(status, [*JSON_HEADERS, ("content-length", str(len(body))), *extra])
         else:
@@ -89,44 +93,25 @@ class Backend:
         self, scope: Any, protocol: Any, method: str, path: str, allowed: tuple[str, ...] | None
     ) -> tuple[int, bytes, Headers]:
         if allowed is None:
-            raise BadRequest(404, f"no such path: {path[:100]}")
+            raise RequestError(404, f"no such path: {path[:100]}")
         if method not in allowed:
-            raise BadRequest(405, f"{method[:20]} is not allowed here", [("allow", ", ".join(allowed))])
-        self._check_length(scope.headers.get("content-length"))
+            raise RequestError(405, f"{method[:20]} is not allowed here", [("allow", ", ".join(allowed))])
+        if path == "/api/turn":
+            return await self.turn(scope, protocol)
+        self.bodies.check_length(scope.headers.get("content-length"))
         if path == "/api/dummy":
             return (200, self._dummy_on, []) if self.switch.is_on() else (503, self._off, [])
-        if path == "/api/status":
-            return (200, self._status_on, []) if self.switch.is_on() else (503, self._off, [])
-        return await self.turn(scope, protocol)
-
-    def _check_length(self, value: str | None) -> None:
-        if value is None:
-            return
-        try:
-            length = int(value)
-        except ValueError:
-            raise BadRequest(400, "invalid Content-Length") from None
-        if length > self.settings.max_body:
-            raise BadRequest(413, f"body over {self.settings.max_body} bytes")
+        return (200, self._status_on, []) if self.switch.is_on() else (503, self._off, [])
 
     async def turn(self, scope: Any, protocol: Any) -> tuple[int, bytes, Headers]:
-        body = await self._read_body(protocol)
+        # The token first: a client without it never gets to hold a body-reader slot.
         if self._token and not self._authorized(scope.headers):
-            raise BadRequest(401, "admin token missing or wrong", [("www-authenticate", "Bearer")])
-        target = _target_state(scope.query_string, body)
+            raise RequestError(401, "admin token missing or wrong", [("www-authenticate", "Bearer"), *CLOSE])
+        body = await self.bodies.read(protocol, scope.headers)
+        target = target_state(scope.query_string, body)
         now_on, changed = self.switch.set(target)
         payload = {"node": self.settings.node_name, "status": "on" if now_on else "off", "changed": changed}
         return 200, _json(payload), []
-
-    async def _read_body(self, protocol: Any) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in protocol:
-            size += len(chunk)
-            if size > self.settings.max_body:
-                raise BadRequest(413, f"body over {self.settings.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _authorized(self, headers: Any) -> bool:
         given = headers.get("x-admin-token")
@@ -136,33 +121,6 @@ class Backend:
         if given is None:
             return False
         return hmac.compare_digest(given.strip().encode(), self._token)
-
-
-def _target_state(query_string: str, body: bytes) -> bool | None:
-    """The state asked for (True on, False off), or None to flip."""
-    wanted: set[str] = set()
-    try:
-        query = parse_qs(query_string, strict_parsing=False)
-    except ValueError:
-        raise BadRequest(400, "malformed query string") from None
-    wanted.update(query.get("state", []))
-    if body.strip():
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest(400, 'body must be JSON such as {"state": "off"}') from None
-        if not isinstance(data, dict):
-            raise BadRequest(400, 'body must be a JSON object such as {"state": "off"}')
-        if "state" in data:
-            wanted.add(data["state"] if isinstance(data["state"], str) else repr(data["state"]))
-    if not wanted:
-        return None
-    if len(wanted) > 1:
-        raise BadRequest(400, "conflicting states asked for")
-    value = wanted.pop()
-    if value not in ("on", "off"):
-        raise BadRequest(400, f"state must be 'on' or 'off', got {value[:20]!r}")
-    return value == "on"
 
 
 def create_app() -> Backend:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 ENV_PREFIX = "HIGHLOAD_"
 # prometheus-client reads this at import: set it before anything imports the client.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# granian (hyper) closes a keep-alive connection that sends no new request headers
+# within this time; a proxy in front must keep its idle upstream connections shorter.
+KEEPALIVE_IDLE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Settings:
     admin_token: str = ""
     state_dir: str = ""
     max_body: int = 4096
+    body_timeout: float = 5.0
+    max_connections: int = 1024
+    max_body_readers: int = 32
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -46,7 +52,22 @@ class Settings:
             admin_token=get("admin_token", ""),
             state_dir=get("state_dir", ""),
             max_body=_positive(get("max_body", str(cls.max_body)), "HIGHLOAD_MAX_BODY"),
+            body_timeout=_seconds(get("body_timeout", str(cls.body_timeout)), "HIGHLOAD_BODY_TIMEOUT"),
+            max_connections=_positive(get("max_connections", str(cls.max_connections)), "HIGHLOAD_MAX_CONNECTIONS"),
+            max_body_readers=_positive(get("max_body_readers", str(cls.max_body_readers)), "HIGHLOAD_MAX_BODY_READERS"),
         )
+
+    def checked(self) -> Settings:
+        """The settings, if they fit together; ValueError naming the clash otherwise."""
+        if self.port == self.metrics_port and self.bind == self.metrics_bind:
+            raise ValueError("--port and --metrics-port must differ")
+        if self.max_body_readers >= self.max_connections:
+            raise ValueError(
+                "--max-body-readers (HIGHLOAD_MAX_BODY_READERS) must be below --max-connections "
+                "(HIGHLOAD_MAX_CONNECTIONS), to leave room for health checks; "
+                f"got {self.max_body_readers} and {self.max_connections}"
+            )
+        return self
 
     def to_env(self) -> dict[str, str]:
         return {
@@ -59,6 +80,9 @@ class Settings:
             ENV_PREFIX + "ADMIN_TOKEN": self.admin_token,
             ENV_PREFIX + "STATE_DIR": self.state_dir,
             ENV_PREFIX + "MAX_BODY": str(self.max_body),
+            ENV_PREFIX + "BODY_TIMEOUT": str(self.body_timeout),
+            ENV_PREFIX + "MAX_CONNECTIONS": str(self.max_connections),
+            ENV_PREFIX + "MAX_BODY_READERS": str(self.max_body_readers),
         }
 
 
@@ -83,6 +107,16 @@ def _positive(value: str, name: str) -> int:
         raise ValueError(f"{name} must be a whole number, got {value!r}") from None
     if number < 1:
         raise ValueError(f"{name} must be 1 or more, got {value!r}")
+    return number
+
+
+def _seconds(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 < number <= 3600:
+        raise ValueError(f"{name} must be above 0 and at most 3600 seconds, got {value!r}")
     return number
 
 
@@ -125,6 +159,26 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
         default=defaults.max_body,
         help="largest request body in bytes (HIGHLOAD_MAX_BODY, default %(default)s)",
     )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=defaults.body_timeout,
+        help="seconds a request may take to send its body; 408 after (HIGHLOAD_BODY_TIMEOUT, default %(default)s)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections per worker; more wait in the listen queue (HIGHLOAD_MAX_CONNECTIONS, "
+        "default %(default)s)",
+    )
+    p.add_argument(
+        "--max-body-readers",
+        type=int,
+        default=defaults.max_body_readers,
+        help="requests per worker that may be sending a body at once; more get 503 at once, so slow "
+        "clients never fill --max-connections (HIGHLOAD_MAX_BODY_READERS, default %(default)s)",
+    )
     # The admin token is read from the environment only: a flag would show in `ps`.
     return p
 
@@ -142,7 +196,8 @@ def from_args(argv: list[str] | None = None) -> Settings:
         admin_token=defaults.admin_token,
         state_dir=args.state_dir,
         max_body=_positive(str(args.max_body), "--max-body"),
+        body_timeout=_seconds(str(args.body_timeout), "--body-timeout"),
+        max_connections=_positive(str(args.max_connections), "--max-connections"),
+        max_body_readers=_positive(str(args.max_body_readers), "--max-body-readers"),
     )
-    if settings.port == settings.metrics_port and settings.bind == settings.metrics_bind:
-        raise ValueError("--port and --metrics-port must differ")
-    return settings
+    return settings.checked()

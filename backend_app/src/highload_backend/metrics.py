@@ -8,6 +8,7 @@ them on every scrape, and reports the on/off switch as a gauge.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,11 +47,11 @@ class RequestMetrics:
         self._histograms: dict[str, Any] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
+        # The cache is keyed by the label, never the raw method: junk methods share one entry.
+        key = (method if method in KNOWN_METHODS else "OTHER", route, status)
         counter = self._counters.get(key)
         if counter is None:
-            label = method if method in KNOWN_METHODS else "OTHER"
-            counter = self._counters[key] = self.requests.labels(label, route, str(status))
+            counter = self._counters[key] = self.requests.labels(key[0], route, str(status))
         counter.inc()
         histogram = self._histograms.get(route)
         if histogram is None:
@@ -71,9 +72,10 @@ class SwitchCollector(Collector):
         yield gauge
 
 
-def serve_metrics(address: str, port: int, switch: Switch, node: str) -> None:
-    """Start the scrape endpoint (any path, /metrics by convention) in a daemon thread."""
+def serve_metrics(address: str, port: int, switch: Switch, node: str) -> socket.socket:
+    """Start the scrape endpoint (any path, /metrics by convention) in a daemon thread; returns its listener."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=os.environ[MULTIPROC_ENV])
     registry.register(SwitchCollector(switch, node))
-    start_http_server(port, addr=address, registry=registry)
+    server, _ = start_http_server(port, addr=address, registry=registry)
+    return server.socket

@@ -9,6 +9,7 @@ load. That proves the config's fallback (log, keep balancing, say so on /status)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from project import TOP, local_inventory, render_role
+from project import TOP, local_inventory, render_role, run
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
 from backend_process import RunningBackend, start_backend
@@ -34,6 +35,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 LUA_MODULE = Path("/etc/nginx/modules-enabled/50-mod-http-lua.conf")
 TOKEN = "render-token"
 BACKEND_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+# Loopback addresses that stand for other hosts' and networks' addresses in the status listener's tests.
+STATUS_TEST_ADDRESSES = ["127.0.0.5", "127.0.0.6", "127.0.0.7"]
+OUTSIDER = "127.0.0.9"  # a client on no allow-list
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(NGINX) and LUA_MODULE.exists()),
@@ -120,13 +124,16 @@ def engine_settings(prefix: Path) -> dict[str, dict[str, str]]:
     return {"openresty": debian, "nginx": debian}
 
 
-def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subprocess.CompletedProcess[str], Balancer]:
+def render(
+    engine: str, upstream_port: int, lb_address: str = "127.0.0.1", **overrides: object
+) -> tuple[subprocess.CompletedProcess[str], Balancer]:
+    """The balancer's config; lb_address is the balancer host's own address (its ansible_host)."""
     prefix = Path(tempfile.mkdtemp(prefix=f"balancer-{engine}-"))
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
     balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
-    balancer.status_port = free_port_on_all(["127.0.0.1"])
+    balancer.status_port = free_port_on_all(["127.0.0.1", *STATUS_TEST_ADDRESSES])
     backends = {f"backend-{n}": {"ansible_host": address} for n, address in enumerate(BACKEND_ADDRESSES, start=1)}
-    inventory = local_inventory({"backends": backends, "balancer": {"lb": {}}})
+    inventory = local_inventory({"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}}})
     variables = {
         "balancer_engine": engine,
         "balancer_engine_settings": engine_settings(prefix),
@@ -140,10 +147,7 @@ def render(engine: str, upstream_port: int, **overrides: object) -> tuple[subpro
     return render_role("balancer", "balancer", ["nginx.conf.j2"], inventory, prefix, **variables), balancer
 
 
-@pytest.fixture(params=["openresty", "nginx"])
-def balancer(request: pytest.FixtureRequest, backends: list[RunningBackend]) -> Iterator[Balancer]:
-    result, rendered = render(request.param, backends[0].port)
-    assert result.returncode == 0, result.stdout + result.stderr
+def start(rendered: Balancer) -> Balancer:
     check = subprocess.run(
         [NGINX, "-t", "-q", "-c", str(rendered.conf)],
         capture_output=True,
@@ -163,14 +167,27 @@ def balancer(request: pytest.FixtureRequest, backends: list[RunningBackend]) -> 
             break
         except requests.ConnectionError:
             time.sleep(0.1)
+    return rendered
+
+
+def stop(rendered: Balancer) -> None:
+    if rendered.proc is not None:
+        rendered.proc.send_signal(signal.SIGQUIT)
+        rendered.proc.wait(timeout=15)
+    shutil.rmtree(rendered.prefix, ignore_errors=True)
+
+
+@pytest.fixture(params=["openresty", "nginx"])
+def balancer(request: pytest.FixtureRequest, backends: list[RunningBackend]) -> Iterator[Balancer]:
+    result, rendered = render(request.param, backends[0].port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    start(rendered)
     try:
         yield rendered
     finally:
         for backend in backends:  # leave every backend on for the next test
             turn(backend, "on")
-        rendered.proc.send_signal(signal.SIGQUIT)
-        rendered.proc.wait(timeout=15)
-        shutil.rmtree(rendered.prefix, ignore_errors=True)
+        stop(rendered)
 
 
 def turn(backend: RunningBackend, state: str) -> None:
@@ -270,3 +287,141 @@ def test_bad_input_fails_naming_the_variable(
     assert result.returncode != 0
     assert named in result.stdout
     assert not rendered.conf.exists()
+
+
+def status_from(source: str, address: str, port: int, path: str) -> int:
+    """The status code of GET path at address:port, sent from the local address source."""
+    with socket.create_connection((address, port), timeout=5, source_address=(source, 0)) as client:
+        client.sendall(f"GET {path} HTTP/1.0\r\nHost: status\r\n\r\n".encode())
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+    return int(answer.split()[1])
+
+
+def test_status_listener_answers_403_to_a_client_off_the_allow_list_on_every_path(balancer: Balancer) -> None:
+    for path in ("/status", "/metrics", "/", "/anything/else"):
+        assert status_from(OUTSIDER, "127.0.0.1", balancer.status_port, path) == 403, path
+    # Loopback is on the list: it still gets the pages (/metrics is 404 with engine nginx: no checker there).
+    assert status_from("127.0.0.1", "127.0.0.1", balancer.status_port, "/nothing") == 404
+    assert status_from("127.0.0.1", "127.0.0.1", balancer.status_port, "/metrics") in {404, 503}
+
+
+def test_status_listener_binds_loopback_and_the_address_monitoring_reaches_only(
+    backends: list[RunningBackend],
+) -> None:
+    """By default the balancer host's own address (as the monitoring hosts reach it); or the variable's."""
+    for overrides, bound, unbound in (
+        ({}, "127.0.0.5", ["127.0.0.6", "127.0.0.7"]),
+        ({"balancer_status_listen_address": "127.0.0.7"}, "127.0.0.7", ["127.0.0.5", "127.0.0.6"]),
+    ):
+        result, rendered = render("nginx", backends[0].port, lb_address="127.0.0.5", **overrides)
+        assert result.returncode == 0, result.stdout
+        start(rendered)
+        try:
+            assert status_from("127.0.0.1", "127.0.0.1", rendered.status_port, "/status") == 200
+            assert status_from(bound, bound, rendered.status_port, "/status") == 403  # listens; not on the list
+            for address in unbound:
+                with pytest.raises(ConnectionRefusedError):
+                    status_from("127.0.0.1", address, rendered.status_port, "/status")
+        finally:
+            stop(rendered)
+
+
+FAKE_CHECKER = """
+-- Stands in for resty.upstream.healthcheck: every worker of the first
+-- generation fails to spawn its checker; the workers of a reload succeed.
+local _M = {}
+local spawned = false
+local function spawns()
+    local count = 0
+    local file = io.open(COUNTER, "r")
+    if file then
+        for _ in file:lines() do count = count + 1 end
+        file:close()
+    end
+    return count
+end
+function _M.spawn_checker(opts)
+    local earlier = spawns()
+    local file = io.open(COUNTER, "a")
+    file:write(ngx.worker.pid(), "\\n")
+    file:close()
+    if earlier == 0 then
+        return nil, "simulated: the first workers cannot spawn"
+    end
+    spawned = true
+    return true
+end
+function _M.status_page()
+    if not spawned then
+        return "Upstream backend (NO checkers)\\n"
+    end
+    return "Upstream backend\\n    Primary Peers\\n" .. PEERS
+end
+function _M.prometheus_status_page()
+    return ""
+end
+return _M
+"""
+
+
+def test_confirm_checker_reloads_once_when_the_checker_failed_to_spawn(
+    backends: list[RunningBackend], tmp_path: Path
+) -> None:
+    """The role's confirm step, run by Ansible against a running engine whose checker did not spawn."""
+    shared = Path(tempfile.mkdtemp(prefix="fake-checker-"))  # the workers (www-data) read and write here
+    shared.chmod(0o755)
+    lua = shared / "lua"
+    (lua / "resty" / "upstream").mkdir(parents=True)
+    counter = shared / "spawns"
+    counter.touch()
+    counter.chmod(0o666)
+    peers = "".join(f"        {address}:{backends[0].port} UP\\n" for address in BACKEND_ADDRESSES)
+    (lua / "resty" / "upstream" / "healthcheck.lua").write_text(
+        f"local COUNTER = {str(counter)!r}\nlocal PEERS = {peers!r}\n" + FAKE_CHECKER
+    )
+    result, rendered = render("openresty", backends[0].port, balancer_worker_processes="1")
+    assert result.returncode == 0, result.stdout
+    # OpenResty has the checker on its default Lua path; here the stand-in goes first on it.
+    conf = rendered.conf.read_text()
+    rendered.conf.write_text(
+        conf.replace("    lua_shared_dict", f'    lua_package_path "{lua}/?.lua;;";\n    lua_shared_dict', 1)
+    )
+    start(rendered)
+    try:
+        assert "(NO checkers)" in requests.get(rendered.status_url + "/status", timeout=5).text
+        playbook = tmp_path / "confirm.yml"
+        playbook.write_text(
+            "- hosts: balancer\n"
+            "  gather_facts: false\n"
+            "  tasks:\n"
+            "    - ansible.builtin.include_role:\n"
+            "        name: highload.cluster.balancer\n"
+            "        tasks_from: confirm_checker.yml\n"
+        )
+        inventory = tmp_path / "inventory.json"
+        inventory.write_text((rendered.prefix / "inventory.json").read_text())
+        extra = {
+            "balancer_engine": "openresty",
+            "balancer_engine_settings": engine_settings(rendered.prefix),
+            "balancer_status_port": rendered.status_port,
+            "balancer_checker_retries": 3,
+            "balancer_checker_delay": 1,
+        }
+        confirm = run("ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(extra), timeout=120)
+        assert confirm.returncode == 0, confirm.stdout + confirm.stderr
+        assert "(NO checkers)" not in requests.get(rendered.status_url + "/status", timeout=5).text
+        assert len(counter.read_text().split()) == 2  # one failed spawn, one after the reload
+        assert "simulated: the first workers cannot spawn" in rendered.error_log()
+    finally:
+        stop(rendered)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_readme_names_the_labels_of_the_checkers_metrics() -> None:
+    """prometheus_status_page(): per peer {name,endpoint,status,role}, per upstream {name,status}."""
+    readme = (TOP / "roles" / "balancer" / "README.md").read_text()
+    assert "nginx_upstream_status_info{name,endpoint,status,role}" in readme
+    assert "nginx_upstream_status_info{name,status}" in readme
+    assert "`nginx_upstream_status_info{name,endpoint,status}`" not in readme

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
-from project import run
+import yaml
+from project import TOP, run
 
 
 def test_role_readmes_and_argument_specs_match_defaults() -> None:
@@ -36,3 +43,170 @@ def test_wrong_variable_fails_before_any_change_naming_it(tmp_path, role: str, v
     assert result.returncode != 0
     assert variable in result.stdout
     assert "changed=0" in result.stdout
+
+
+# -- values from -e arrive as strings -----------------------------------------
+# `-e balancer_openresty_install=false` is the string "false": ansible-core 2.19
+# refuses it bare in a condition, and a template's `if` takes it as true. Every
+# bool option is read through `| bool`; every int option is compared through
+# `| int` (or `| float`).
+
+CONDITION_KEYS = {"when", "that", "until", "failed_when", "changed_when"}
+JINJA = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
+
+
+def role_options(role: str, kind: str) -> set[str]:
+    specs = yaml.safe_load((TOP / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"].get("options", {})
+    return {name for name, option in options.items() if option.get("type", "str") == kind}
+
+
+def role_expressions(role: str) -> list[tuple[str, str, bool]]:
+    """(where, Jinja expression, is it a condition) for each expression in the role's tasks, vars and templates."""
+    found: list[tuple[str, str, bool]] = []
+
+    def walk(node: Any, where: str, condition: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{where}:{key}", condition or key in CONDITION_KEYS)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where, condition)
+        elif isinstance(node, str):
+            if condition and "{{" not in node:
+                found.append((where, node, True))
+            for match in JINJA.finditer(node):
+                found.append((where, match.group(1) or match.group(2), condition))
+
+    role_dir = TOP / "roles" / role
+    for folder in ("tasks", "handlers", "vars"):
+        for path in sorted((role_dir / folder).glob("*.yml")):
+            walk(yaml.safe_load(path.read_text()), str(path.relative_to(TOP)), False)
+    for path in sorted((role_dir / "templates").glob("*.j2")):
+        for match in JINJA.finditer(path.read_text()):
+            text = match.group(1) or match.group(2)
+            found.append((str(path.relative_to(TOP)), text, match.group(2) is not None or " if " in text))
+    return found
+
+
+def uncast(role: str) -> list[str]:
+    problems = []
+    for where, text, condition in role_expressions(role):
+        for name in role_options(role, "bool"):
+            for use in re.finditer(rf"\b{name}\b", text):
+                if not re.match(r"\s*\|\s*bool\b", text[use.end() :]):
+                    problems.append(f"{where}: {name} without | bool in {text.strip()!r}")
+        if condition:
+            for name in role_options(role, "int"):
+                for use in re.finditer(rf"\b{name}\b", text):
+                    if not re.match(r"\s*\|\s*(int|float)\b", text[use.end() :]):
+                        problems.append(f"{where}: {name} without | int in {text.strip()!r}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "nginx_sidecar",
+        "balancer",
+        "prometheus",
+        "grafana",
+        pytest.param(
+            "backend",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="roles/backend belongs to another developer: backend_rebuild_wheels needs | bool in "
+                "tasks/build.yml, backend_app_port != backend_metrics_port needs | int in tasks/main.yml",
+            ),
+        ),
+    ],
+)
+def test_bool_and_int_options_are_cast_where_a_string_from_e_would_break(role: str) -> None:
+    assert uncast(role) == []
+
+
+def test_balancer_openresty_install_false_from_the_command_line_skips_the_install(tmp_path) -> None:
+    """The block of install_openresty.yml, evaluated as the role does, with -e balancer_openresty_install=false."""
+    tasks = yaml.safe_load((TOP / "roles/balancer/tasks/install_openresty.yml").read_text())
+    block = next(task for task in tasks if "block" in task)
+    playbook = tmp_path / "install.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "tasks": [{"name": block["name"], "when": block["when"], "ansible.builtin.fail": {"msg": "ran"}}],
+                }
+            ]
+        )
+    )
+    result = run("ansible-playbook", "-i", "localhost,", str(playbook), "-e", "balancer_openresty_install=false")
+    assert result.returncode == 0, result.stdout
+    assert "skipping: [localhost]" in result.stdout
+
+
+# -- switching engines ----------------------------------------------------------
+
+
+def test_balancer_stops_and_disables_every_other_engine_before_it_installs_its_own() -> None:
+    """Both engines listen on the same ports: the other one must be gone before apt starts this one."""
+    main = yaml.safe_load((TOP / "roles/balancer/tasks/main.yml").read_text())
+    names = [task.get("ansible.builtin.include_tasks") for task in main]
+    assert "stop_other_engines.yml" in names, names
+    assert names.index("stop_other_engines.yml") < names.index("install_{{ balancer_engine }}.yml")
+    stop = yaml.safe_load((TOP / "roles/balancer/tasks/stop_other_engines.yml").read_text())
+    facts = next(task for task in stop if "ansible.builtin.service_facts" in task)
+    service = next(task for task in stop if "ansible.builtin.systemd_service" in task)
+    assert stop.index(facts) < stop.index(service)
+    assert service["ansible.builtin.systemd_service"]["state"] == "stopped"
+    assert service["ansible.builtin.systemd_service"]["enabled"] is False
+    # Every engine but the chosen one, whether a package brought it or not (a unit is enough).
+    assert "rejectattr('key', '==', balancer_engine)" in service["loop"]
+    assert "ansible_facts.services" in str(service["when"])
+    for install in ("install_nginx.yml", "install_openresty.yml"):
+        text = (TOP / "roles/balancer/tasks" / install).read_text()
+        assert "state: stopped" not in text, f"{install} stops an engine itself; stop_other_engines.yml does"
+
+
+# -- open files -----------------------------------------------------------------
+
+
+def init_hard_nofile() -> int:
+    line = next(line for line in Path("/proc/1/limits").read_text().splitlines() if line.startswith("Max open files"))
+    hard = line.split()[4]
+    return 1 << 40 if hard == "unlimited" else int(hard)
+
+
+@pytest.mark.parametrize(
+    ("role", "variable", "connections"),
+    [
+        ("nginx_sidecar", "nginx_sidecar_worker_rlimit_nofile", "nginx_sidecar_worker_connections"),
+        ("balancer", "balancer_worker_rlimit_nofile", "balancer_worker_connections"),
+    ],
+)
+def test_role_fails_naming_worker_rlimit_nofile_when_the_host_allows_fewer_open_files(
+    tmp_path, role: str, variable: str, connections: str
+) -> None:
+    hard = init_hard_nofile()
+    if hard >= 1 << 40:
+        pytest.skip("PID 1 has no open-file limit here")
+    playbook = tmp_path / "open_files.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        f"  vars: {{ansible_python_interpreter: {sys.executable}}}\n"
+        "  tasks:\n"
+        "    - ansible.builtin.include_role:\n"
+        f"        name: highload.cluster.{role}\n"
+        "        tasks_from: open_files.yml\n"
+    )
+    for asked, fails in ((hard + 1, True), (hard, False)):
+        extra = json.dumps({variable: asked, connections: asked // 2})
+        result = run("ansible-playbook", "-i", "localhost,", str(playbook), "-e", extra)
+        assert (result.returncode != 0) == fails, result.stdout
+        if fails:
+            assert variable in result.stdout
+            assert str(hard) in result.stdout

@@ -276,6 +276,8 @@ def test_openresty_config_carries_the_seed_checker_settings(backends: list[Runni
         ({"balancer_public_paths": ["/api/dummy;return"]}, "balancer_public_paths"),
         ({"balancer_healthcheck_path": "status"}, "balancer_healthcheck_path"),
         ({"balancer_admin_allow": ["everyone"]}, "balancer_admin_allow"),
+        ({"balancer_admin_allow": ["deadbeef"]}, "balancer_admin_allow"),
+        ({"balancer_admin_allow": ["..."]}, "balancer_admin_allow"),
         ({"balancer_upstream_group": "nobody"}, "balancer_upstream_group"),
     ],
 )

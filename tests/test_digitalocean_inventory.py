@@ -96,3 +96,58 @@ def test_a_bad_token_fails_in_digitaloceans_words_without_showing_it(fake: FakeD
     assert rc != 0
     assert "401 unauthorized: Unable to authenticate you." in output
     assert wrong not in output and TOKEN not in output
+
+
+def test_an_error_page_that_echoes_the_request_headers_never_shows_the_token(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    fake.cloud.fail_next(400, echo_auth=True)
+    rc, _, output = inventory(fake, tmp_path)
+    assert rc != 0 and "400 bad_request" in output and "Authorization: Bearer" in output, output
+    assert TOKEN not in output and TOKEN[7:20] not in output
+
+
+@pytest.mark.parametrize("token", [TOKEN + "\r", TOKEN[:15] + "\r" + TOKEN[15:]], ids=["trailing-cr", "cr-inside"])
+def test_a_token_with_a_carriage_return_is_cleaned_or_refused_never_shown(
+    fake: FakeDigitalOcean, tmp_path: Path, token: str
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    rc, listed, output = inventory(fake, tmp_path, token=token)
+    if token.endswith("\r"):
+        assert rc == 0 and listed["backends"]["hosts"] == ["backend-1"], output
+    else:
+        assert rc != 0 and "control or non-ASCII character" in output and fake.cloud.calls.log == [], output
+    assert TOKEN[:15] not in output and TOKEN[15:] not in output and TOKEN[7:20] not in output
+
+
+def test_duplicate_names_are_warned_of_and_droplets_without_an_address_get_none(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    first = fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    second = fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    booting = fake.cloud.add_droplet("backend-2", ["highload", "highload-backends"])
+    fake.cloud.droplets[booting]["reads"] = -100  # active, its public IPv4 not given yet
+    rc, listed, output = inventory(fake, tmp_path)
+    assert rc == 0, output
+    assert f"2 droplets are named backend-1 (ids {first}, {second})" in " ".join(output.split())
+    hostvars = listed["_meta"]["hostvars"]
+    assert hostvars["backend-1"]["do_id"] == first
+    assert "ansible_host" not in hostvars["backend-2"], "no null address for ssh to dial the name"
+    assert "backend-2" in output and "no public IPv4 yet" in " ".join(output.split())
+
+
+def test_a_listing_whose_pages_never_end_stops_with_an_error(fake: FakeDigitalOcean, tmp_path: Path) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    fake.cloud.endless_paging = True
+    rc, _, output = inventory(fake, tmp_path)
+    assert rc != 0 and "more than 100 pages; stopped listing" in output, output
+    assert len(fake.cloud.calls.log) == 100
+
+
+def test_names_that_differ_only_in_case_are_duplicates(fake: FakeDigitalOcean, tmp_path: Path) -> None:
+    first = fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    second = fake.cloud.add_droplet("Backend-1", ["highload", "highload-backends"])
+    rc, listed, output = inventory(fake, tmp_path)
+    assert rc == 0, output
+    assert listed["backends"]["hosts"] == ["backend-1"]
+    assert f"2 droplets are named backend-1 (ids {first}, {second})" in " ".join(output.split())

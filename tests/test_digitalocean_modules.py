@@ -112,7 +112,7 @@ def test_power_off_and_on(fake: FakeDigitalOcean, tmp_path: Path) -> None:
         (False, "off"),
         (True, "active"),
     ], proc.stdout
-    assert [body["type"] for method, path, _, body in fake.cloud.calls.log if path.endswith("/actions")] == [
+    assert [body["type"] for method, path, _, body in fake.cloud.calls.log if method == "POST"] == [
         "power_off",
         "power_on",
     ]
@@ -210,7 +210,7 @@ def test_duplicate_names_and_foreign_droplets_are_left_alone(fake: FakeDigitalOc
         tmp_path,
         env_for(fake),
     )
-    assert f"2 droplets are named web (ids {first}, {second})" in results[0]["msg"], proc.stdout
+    assert f"2 droplets named web carry the tag highload (ids {first}, {second})" in results[0]["msg"], proc.stdout
     assert "does not carry the tag highload" in results[1]["msg"] and results[2].get("failed")
     assert sorted(fake.cloud.droplets) == sorted([first, second, foreign])
     assert fake.cloud.calls.mutating() == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,15 +21,6 @@ def fake() -> Iterator[FakeDigitalOcean]:
         yield api
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A HOME of the test's own: the inventory cache and the user's public key live there."""
-    (tmp_path / ".ssh").mkdir()
-    blob = base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + bytes(range(1, 33))).decode()
-    (tmp_path / ".ssh" / "id_ed25519.pub").write_text(f"ssh-ed25519 {blob} user@laptop\n")
-    return tmp_path
-
-
 def playbook(fake: FakeDigitalOcean, home: Path, *argv: str) -> tuple[int, str]:
     env = {
         "HOME": str(home),
@@ -39,7 +29,9 @@ def playbook(fake: FakeDigitalOcean, home: Path, *argv: str) -> tuple[int, str]:
         "DO_API_TOKEN": "",
         "ANSIBLE_NOCOLOR": "1",
     }
-    proc = run("ansible-playbook", "-i", INVENTORY, *argv, "-e", "highload_do_wait_for_ssh=false", env=env)
+    # No SSH to the fake's droplets: the firewall's SSH sources are given, not learned from a droplet.
+    no_ssh = ["-e", "highload_do_wait_for_ssh=false", "-e", '{"highload_do_ssh_sources": ["198.51.100.7/32"]}']
+    proc = run("ansible-playbook", "-i", INVENTORY, *argv, *no_ssh, env=env)
     output = proc.stdout + proc.stderr
     assert TOKEN not in output
     return proc.returncode, output
@@ -117,3 +109,29 @@ def test_counts_come_from_variables_and_check_mode_creates_nothing(fake: FakeDig
     rc, output = playbook(fake, home, "playbooks/provision.yml", "-e", "highload_do_backends=0")
     assert rc != 0 and "check highload_do_backends (>= 1)" in output
     assert {path for _, path, _, _ in fake.cloud.calls.log} <= {"/v2/droplets"}, "only the inventory listed"
+
+
+def test_destroy_deletes_every_tagged_droplet_by_id_even_a_second_of_one_name(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    first = fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    extra = fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    foreign = fake.cloud.add_droplet("backend-1", ["production"])
+    rc, output = playbook(fake, home, "playbooks/destroy.yml", "-e", "highload_do_destroy_confirmed=true")
+    assert rc == 0, output
+    assert f"backend-1 (id {first})" in output and f"backend-1 (id {extra})" in output
+    assert list(fake.cloud.droplets) == [foreign], "no droplet of the cluster is left billing"
+
+
+def test_provision_then_destroy_run_clean_twice_in_a_row(fake: FakeDigitalOcean, home: Path) -> None:
+    foreign = fake.cloud.add_droplet("web", ["production"])
+    for cycle in (1, 2):
+        rc, output = playbook(fake, home, "playbooks/provision.yml")
+        assert rc == 0, f"provision, cycle {cycle}: {output}"
+        assert len(fake.cloud.droplets) == 5, f"cycle {cycle}: 4 droplets of the cluster and the foreign one"
+        rc, output = playbook(fake, home, "playbooks/destroy.yml", "-e", "highload_do_destroy_confirmed=true")
+        assert rc == 0, f"destroy, cycle {cycle}: {output}"
+        assert list(fake.cloud.droplets) == [foreign], f"cycle {cycle}: nothing of the cluster is left"
+        assert fake.cloud.firewalls.records == {}, f"cycle {cycle}: the cluster's firewalls are gone too"
+        assert groups(listed(fake, home)) == {}
+    assert len(fake.cloud.keys) == 1, "the SSH key was uploaded once and kept for the next cluster"

@@ -111,14 +111,7 @@ def uncast(role: str) -> list[str]:
         "balancer",
         "prometheus",
         "grafana",
-        pytest.param(
-            "backend",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="roles/backend belongs to another developer: backend_rebuild_wheels needs | bool in "
-                "tasks/build.yml, backend_app_port != backend_metrics_port needs | int in tasks/main.yml",
-            ),
-        ),
+        "backend",
     ],
 )
 def test_bool_and_int_options_are_cast_where_a_string_from_e_would_break(role: str) -> None:

@@ -13,6 +13,10 @@ description:
   - Each host is the droplet's name, with C(ansible_host) its public IPv4 and C(highload_private_ipv4) its
     VPC address (upstreams, scrape targets and allow-lists use that one), plus C(do_id), C(do_region),
     C(do_size), C(do_status), C(do_tags).
+  - A droplet with no public IPv4 yet gets no C(ansible_host) (rather than a null one that would make ssh dial
+    its name), and a warning says so.
+  - Several droplets with the tag and the same name are one host (the oldest, lowest id); a warning names
+    the others' ids. The playbook C(destroy.yml) deletes by tag and id, so none of them outlives it.
   - The inventory file's name must end in C(droplets.yml) or C(droplets.yaml).
 extends_documentation_fragment:
   - constructed
@@ -56,11 +60,14 @@ from typing import Any, Dict, List
 
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     CLIENT_LIBRARY,
     HAS_CLIENT,
+    Deadline,
     DigitalOceanClient,
     DigitalOceanError,
+    mask_token,
     resolve_token,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
@@ -68,10 +75,14 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_drop
     list_by_tag,
 )
 
+display = Display()
+
 
 def host_vars(facts: Dict[str, Any]) -> Dict[str, Any]:
+    """A droplet's host variables; no ansible_host until it has a public IPv4."""
+    address = {"ansible_host": facts["public_ipv4"]} if facts["public_ipv4"] else {}
     return {
-        "ansible_host": facts["public_ipv4"],
+        **address,
         "highload_private_ipv4": facts["private_ipv4"],
         "do_id": facts["id"],
         "do_region": facts["region"],
@@ -87,6 +98,32 @@ def groups_from_tags(tags: List[str], tag: str, separator: str) -> List[str]:
     return [item[len(prefix) :] for item in tags if item.startswith(prefix) and len(item) > len(prefix)]
 
 
+def one_per_name(droplets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The droplets by name, one per name (the lowest id), warning of the others and of missing addresses.
+
+    Names are compared as DigitalOcean compares them, case-insensitively.
+    """
+    by_name: Dict[str, List[Dict[str, Any]]] = {}
+    for facts in sorted(droplets, key=lambda item: (item["name"].lower(), item["id"] or 0)):
+        by_name.setdefault(facts["name"].lower(), []).append(facts)
+    kept = []
+    for same in by_name.values():
+        name = same[0]["name"]
+        if len(same) > 1:
+            all_ids = ", ".join(str(facts["id"]) for facts in same)
+            display.warning(
+                "%d droplets are named %s (ids %s): the inventory lists id %s only; delete the others "
+                "(destroy.yml deletes them all)" % (len(same), name, all_ids, same[0]["id"])
+            )
+        if not same[0]["public_ipv4"]:
+            display.warning(
+                "droplet %s (id %s, %s) has no public IPv4 yet: it has no ansible_host until it has one"
+                % (name, same[0]["id"], same[0]["status"])
+            )
+        kept.append(same[0])
+    return kept
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "highload.cluster.droplets"
 
@@ -100,15 +137,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             token = resolve_token(self.get_option("api_token"), os.environ)
         except ValueError as exc:
             raise AnsibleError("%s: %s" % (self.NAME, exc)) from None
+        timeout, retries = self.get_option("api_timeout"), self.get_option("api_retries")
         client = DigitalOceanClient(
-            token, timeout=self.get_option("api_timeout"), retries=self.get_option("api_retries")
+            token, timeout=timeout, retries=retries, deadline=Deadline(float(timeout) * (max(retries, 0) + 1))
         )
+        doing = "%s: listing the droplets tagged %s" % (self.NAME, self.get_option("tag"))
         try:
             return [droplet_facts(droplet) for droplet in list_by_tag(client, self.get_option("tag"))]
         except DigitalOceanError as exc:
-            raise AnsibleError(
-                "%s: listing the droplets tagged %s: %s" % (self.NAME, self.get_option("tag"), exc)
-            ) from None
+            raise AnsibleError("%s: %s" % (doing, exc)) from None
+        except Exception as exc:  # whatever raised, said in words and without the token
+            raise AnsibleError(mask_token("%s: unexpected %s: %s" % (doing, type(exc).__name__, exc), token)) from None
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
@@ -130,7 +169,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, droplets: List[Dict[str, Any]]) -> None:
         strict = self.get_option("strict")
-        for facts in sorted(droplets, key=lambda item: item["name"]):
+        for facts in one_per_name(droplets):
             name = self.inventory.add_host(facts["name"])
             for key, value in host_vars(facts).items():
                 self.inventory.set_variable(name, key, value)

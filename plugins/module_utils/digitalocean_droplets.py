@@ -1,12 +1,12 @@
-"""Droplets: finding them by name, the create request, waiting, and the facts the modules return."""
+"""Records: finding them by name, the create request, waiting, and the facts the modules return."""
 
 from __future__ import annotations
 
 import re
-import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    Deadline,
     DigitalOceanClient,
     DigitalOceanError,
 )
@@ -15,10 +15,6 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
 FINGERPRINT_RE = re.compile(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$")
 CREATE_OPTIONS = ("region", "size", "image", "ssh_keys", "tags", "user_data", "monitoring", "ipv6", "vpc_uuid")
 POLL_SECONDS = 2.0
-
-
-class WaitTimeout(Exception):
-    """The overall wait_timeout ran out."""
 
 
 def ssh_key_references(keys: List[Any]) -> List[Any]:
@@ -91,57 +87,77 @@ def droplet_facts(droplet: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def find_by_name(client: DigitalOceanClient, name: str) -> List[Dict[str, Any]]:
-    """Droplets whose name is exactly this one (the API matches names case-insensitively)."""
+    """Records whose name is exactly this one (the API matches names case-insensitively)."""
     found = client.list_all("droplets", "droplets", {"name": name})
     return [droplet for droplet in found if str(droplet.get("name", "")).lower() == name.lower()]
+
+
+Records = List[Dict[str, Any]]  # droplets or actions, as the API lists them
+
+
+def split_by_owner(found: Records, owner: Optional[str]) -> Tuple[Records, Records]:
+    """(ours, foreign): with an owner tag, only droplets that carry it are ours; without one, all are."""
+    if not owner:
+        return list(found), []
+    ours = [droplet for droplet in found if owner in (droplet.get("tags") or [])]
+    return ours, [droplet for droplet in found if droplet not in ours]
 
 
 def list_by_tag(client: DigitalOceanClient, tag: str) -> List[Dict[str, Any]]:
     return client.list_all("droplets", "droplets", {"tag_name": tag})
 
 
-class Deadline:
-    """One overall time budget for a module run, not one per phase."""
-
-    def __init__(
-        self, seconds: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self.seconds = seconds
-        self.end = clock() + seconds
-
-    def remaining(self) -> float:
-        return self.end - self._clock()
-
-    def pause(self, what: str) -> None:
-        left = self.remaining()
-        if left <= 0:
-            raise WaitTimeout("wait_timeout (%ss) ran out while waiting for %s" % (int(self.seconds), what))
-        self._sleep(min(POLL_SECONDS, left))
-
-
 def wait_for_droplet(client: DigitalOceanClient, droplet_id: int, status: str, deadline: Deadline) -> Dict[str, Any]:
     """Poll the droplet until it has the status (and, for active, a public IPv4)."""
     while True:
-        droplet = client.get("droplets/%s" % droplet_id)["droplet"]
+        droplet = client.get("droplets/%s" % droplet_id, expect="droplet")["droplet"]
         facts = droplet_facts(droplet)
         if facts["status"] == status and (status != "active" or facts["public_ipv4"]):
             return droplet
-        deadline.pause("droplet %s (%s) to be %s, it is %s" % (facts["name"], droplet_id, status, facts["status"]))
+        shown = facts["status"] if facts["status"] != status else "%s without a public IPv4 yet" % status
+        what = "droplet %s (%s) to be %s, it is %s" % (facts["name"], droplet_id, status, shown)
+        deadline.pause(what, POLL_SECONDS)
 
 
 def wait_until_gone(client: DigitalOceanClient, droplet_id: int, deadline: Deadline) -> None:
     while client.get_or_none("droplets/%s" % droplet_id) is not None:
-        deadline.pause("droplet %s to be deleted" % droplet_id)
+        deadline.pause("droplet %s to be deleted" % droplet_id, POLL_SECONDS)
+
+
+def droplet_actions(client: DigitalOceanClient, droplet_id: int) -> Records:
+    """Every action DigitalOcean lists for the droplet."""
+    return client.list_all("droplets/%s/actions" % droplet_id, "actions")
+
+
+def newest_action(
+    actions: Records, kind: str, after_id: int = 0, status: Optional[str] = None
+) -> Optional[Dict[str, Any]]:
+    """The newest action of this type (newer than after_id, in this status when given), or None."""
+    found = [
+        action
+        for action in actions
+        if action.get("type") == kind
+        and int(action.get("id") or 0) > after_id
+        and (status is None or action.get("status") == status)
+    ]
+    return max(found, key=lambda action: int(action["id"])) if found else None
+
+
+def latest_action_id(actions: Records) -> int:
+    """The id of the newest of these actions (0 when there is none): what came before a request of ours."""
+    return max([int(action.get("id") or 0) for action in actions] or [0])
 
 
 def wait_for_action(client: DigitalOceanClient, action_id: int, deadline: Deadline) -> Dict[str, Any]:
-    """Poll an action until it is completed; an errored action is a DigitalOceanError."""
+    """Poll an action until it is completed; an errored action is a DigitalOceanError that says so."""
     while True:
-        action = client.get("actions/%s" % action_id)["action"]
+        action = client.get("actions/%s" % action_id, expect="action")["action"]
         if action.get("status") == "completed":
             return action
         if action.get("status") == "errored":
-            raise DigitalOceanError("action %s (%s) errored" % (action_id, action.get("type")), error_id="errored")
-        deadline.pause("action %s (%s) to complete" % (action_id, action.get("type")))
+            raise DigitalOceanError(
+                "DigitalOcean's action %s (%s) errored: the droplet's state did not change"
+                % (action_id, action.get("type")),
+                error_id="errored",
+            )
+        deadline.pause("action %s (%s) to complete" % (action_id, action.get("type")), POLL_SECONDS)

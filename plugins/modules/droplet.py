@@ -9,25 +9,41 @@ short_description: Create, power on or off, and delete one DigitalOcean droplet,
 version_added: 0.1.0
 description:
   - Manages one droplet, identified by O(name). Names are unique for this module; a task never creates a
-    second droplet of a name that exists, and fails when more than one droplet has the name.
-  - With O(owner_tag), a droplet of that name that lacks the tag is someone else's; the task fails rather
-    than adopt or delete it. The tag is given to every droplet the module creates.
-  - O(wait_timeout) is one budget for the whole task (creation, boot, power action, deletion), not per phase.
+    second droplet of a name that exists, and fails when more than one of its droplets has the name.
+  - With O(owner_tag), only droplets that carry the tag are this automation's. A droplet of the same name
+    without it is someone else's (foreign); it is never adopted, changed or deleted, and the task says so
+    (it fails when only a foreign droplet has the name, and warns when one of ours has it too). The tag is
+    given to every droplet the module creates.
+  - A create request is sent once. When it fails without a clear answer (a 5xx, a connection reset, no
+    answer within O(api_timeout)), DigitalOcean may have created the droplet all the same, so the module
+    looks the name up again and adopts the one droplet that appeared. When none did, the task fails saying
+    that one may still appear and that running it again is safe. Power actions are read back the same way
+    before anything is posted again; a delete that may have happened counts as done when the droplet is gone.
+  - O(wait_timeout) is one budget for the whole task (creation, boot, power action, deletion, retries and
+    the waits that rate-limit answers ask for), not per phase.
+  - V(present) powers on a droplet of ours that is off (and reports a change), as V(active) does.
   - Settings of an existing droplet (size, region, image) are not changed; a difference is reported as a
     warning.
-  - Failed API calls fail the task with DigitalOcean's status code, error id and message; 429 answers are
-    retried after the time the rate-limit headers give, 5xx answers and timeouts a bounded number of times.
+  - Failed API calls fail the task with DigitalOcean's status code, error id and message.
 extends_documentation_fragment:
   - highload.cluster.digitalocean
 options:
   name:
-    description: The droplet's name (and hostname). Letters, digits, dots and dashes.
+    description:
+      - The droplet's name (and hostname). Letters, digits, dots and dashes.
+      - Required unless O(id) is given.
     type: str
-    required: true
+  id:
+    description:
+      - Only with O(state=absent); the droplet with this id is deleted (when it carries O(owner_tag)),
+        whatever its name. That is how an extra droplet that shares a name with another is removed.
+    type: int
   state:
     description:
-      - V(present) the droplet exists (created powered on); V(absent) it does not.
-      - V(active) it exists and is powered on; V(inactive) it exists and is powered off.
+      - V(present) the droplet exists and runs (created powered on; powered on when it is off); V(absent)
+        it does not.
+      - V(active) it exists and is powered on (the same as V(present)); V(inactive) it exists and is powered
+        off.
     type: str
     choices: [present, absent, active, inactive]
     default: present
@@ -88,7 +104,7 @@ attributes:
     description: Reports what would change; no call that changes anything is made.
   diff_mode:
     support: full
-    description: The droplet's facts before and after; a missing droplet shows as state absent.
+    description: The droplet's facts before and after, in check mode too; a missing droplet shows as state absent.
 author:
   - highload.cluster developers (@highload-cluster)
 """
@@ -123,6 +139,12 @@ EXAMPLES = r"""
     name: backend-1
     state: absent
     owner_tag: highload
+
+- name: Delete one droplet by id (an extra one that shares a name)
+  highload.cluster.droplet:
+    id: 3164445
+    state: absent
+    owner_tag: highload
 """
 
 RETURN = r"""
@@ -149,22 +171,32 @@ api_error:
   description: What DigitalOcean answered when a call failed.
   returned: failure
   type: dict
-  sample: {status: 422, id: unprocessable_entity, message: "Size is not available in this region.", attempts: 1}
+  sample:
+    status: 422
+    id: unprocessable_entity
+    message: "Size is not available in this region."
+    request_id: 515850a0-a812-50bf-aa3c-d0d21d287e40
+    attempts: 1
+    ambiguous: false
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    Deadline,
     DigitalOceanClient,
     DigitalOceanError,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
-    Deadline,
-    WaitTimeout,
+    POLL_SECONDS,
     create_body,
+    droplet_actions,
     droplet_facts,
     find_by_name,
+    latest_action_id,
+    newest_action,
+    split_by_owner,
     wait_for_action,
     wait_for_droplet,
     wait_until_gone,
@@ -172,16 +204,24 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_drop
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
     api_argument_spec,
     client_for,
-    fail_with,
+    run_task,
 )
 
-POWER = {"active": ("off", "power_on", "active"), "inactive": ("active", "power_off", "off")}
+# state -> (the status it changes from, the action, the status it ends in)
+POWER = {
+    "present": ("off", "power_on", "active"),
+    "active": ("off", "power_on", "active"),
+    "inactive": ("active", "power_off", "off"),
+}
+# Lookups after an ambiguous create, for a droplet that DigitalOcean lists a moment late.
+ADOPT_LOOKUPS = 3
 
 
 def argument_spec() -> Dict[str, Any]:
     spec = api_argument_spec()
     spec.update(
-        name={"type": "str", "required": True},
+        name={"type": "str"},
+        id={"type": "int"},
         state={"type": "str", "default": "present", "choices": ["present", "absent", "active", "inactive"]},
         region={"type": "str"},
         size={"type": "str"},
@@ -189,7 +229,7 @@ def argument_spec() -> Dict[str, Any]:
         ssh_keys={"type": "list", "elements": "str", "default": [], "no_log": False},
         tags={"type": "list", "elements": "str", "default": []},
         owner_tag={"type": "str"},
-        user_data={"type": "str"},
+        user_data={"type": "str", "no_log": True},
         monitoring={"type": "bool", "default": False},
         ipv6={"type": "bool", "default": False},
         vpc_uuid={"type": "str"},
@@ -199,6 +239,10 @@ def argument_spec() -> Dict[str, Any]:
     return spec
 
 
+def ids(droplets: List[Dict[str, Any]]) -> str:
+    return ", ".join(str(droplet["id"]) for droplet in droplets)
+
+
 class DropletTask:
     """One run of the module: the lookup, then the one change the state asks for."""
 
@@ -206,8 +250,9 @@ class DropletTask:
         self.module = module
         self.params = module.params
         self.client = client
-        self.deadline = Deadline(self.params["wait_timeout"])
+        self.deadline = client.deadline
         self.changed = False
+        self.name = self.params["name"] or "with id %s" % self.params["id"]
 
     def tags(self) -> list:
         tags = list(self.params["tags"])
@@ -216,23 +261,41 @@ class DropletTask:
             tags.insert(0, owner)
         return tags
 
-    def lookup(self) -> Optional[Dict[str, Any]]:
-        name = self.params["name"]
-        found = find_by_name(self.client, name)
-        if len(found) > 1:
-            ids = ", ".join(str(droplet["id"]) for droplet in found)
-            self.module.fail_json(
-                msg="%d droplets are named %s (ids %s); names must be unique for this module: "
-                "delete the extra ones" % (len(found), name, ids)
-            )
-        existing = found[0] if found else None
+    def ours(self, droplet: Optional[Dict[str, Any]]) -> bool:
         owner = self.params["owner_tag"]
-        if existing and owner and owner not in (existing.get("tags") or []):
+        return droplet is not None and (not owner or owner in (droplet.get("tags") or []))
+
+    def lookup(self) -> Optional[Dict[str, Any]]:
+        """Our one droplet of this name (or id), None when there is none; fails on duplicates or a foreign one."""
+        if self.params["id"] is not None:
+            found = self.client.get_or_none("droplets/%s" % self.params["id"], expect="droplet")
+            droplet = found["droplet"] if found else None
+            if droplet is not None and not self.ours(droplet):
+                self.fail_foreign([droplet])
+            return droplet
+        name = self.params["name"]
+        ours, foreign = split_by_owner(find_by_name(self.client, name), self.params["owner_tag"])
+        if len(ours) > 1:
             self.module.fail_json(
-                msg="droplet %s (id %s) exists but does not carry the tag %s: it is not managed "
-                "by this automation, so it is neither adopted nor deleted" % (name, existing["id"], owner)
+                msg="%d droplets named %s carry the tag %s (ids %s); names must be unique for this module: "
+                "delete the extra ones (highload.cluster.droplet with id and state absent)"
+                % (len(ours), name, self.params["owner_tag"] or "(any)", ids(ours))
             )
-        return existing
+        if foreign and not ours:
+            self.fail_foreign(foreign)
+        if foreign:
+            self.module.warn(
+                "droplet %s: %d foreign droplet(s) of the same name without the tag %s (ids %s) are left alone"
+                % (name, len(foreign), self.params["owner_tag"], ids(foreign))
+            )
+        return ours[0] if ours else None
+
+    def fail_foreign(self, foreign: List[Dict[str, Any]]) -> None:
+        self.module.fail_json(
+            msg="droplet %s (id %s) exists but does not carry the tag %s: it is foreign, not managed by this "
+            "automation, so it is neither adopted, changed nor deleted"
+            % (self.name, ids(foreign), self.params["owner_tag"])
+        )
 
     def diff(self, before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         return {"before": before or {"state": "absent"}, "after": after or {"state": "absent"}}
@@ -259,7 +322,15 @@ class DropletTask:
         result = {"changed": True, "droplet": facts, "diff": self.diff(facts, None)}
         if self.module.check_mode:
             return result
-        self.client.delete("droplets/%s" % existing["id"])
+        path = "droplets/%s" % existing["id"]
+        try:
+            self.client.delete(path)  # retried as DELETE is idempotent: a 404 after an ambiguous try is done
+        except DigitalOceanError as exc:
+            if exc.status == 404:
+                return {"changed": False, "droplet": None}  # deleted by someone else since the lookup: goal reached
+            if not exc.ambiguous or self.client.get_or_none(path, expect="droplet") is not None:
+                raise
+        self.changed = True
         if self.params["wait"]:
             wait_until_gone(self.client, existing["id"], self.deadline)
         return result
@@ -275,30 +346,110 @@ class DropletTask:
                 )
 
     def create(self) -> Dict[str, Any]:
+        """The create request, sent once; after an ambiguous failure, the droplet it made, if it made one."""
         options = dict(self.params, tags=self.tags())
         try:
             body = create_body(self.params["name"], options)
         except ValueError as exc:
             self.module.fail_json(msg=str(exc))
-        droplet = self.client.post("droplets", body)["droplet"]
+        try:
+            droplet = self.client.post("droplets", body, expect="droplet")["droplet"]
+        except DigitalOceanError as exc:
+            if not exc.ambiguous:
+                raise
+            droplet = self.adopt_after(exc)
         self.changed = True
         return droplet
 
+    def adopt_after(self, failure: DigitalOceanError) -> Dict[str, Any]:
+        """Look the name up again after an ambiguous create: the one droplet that appeared, or a clear failure."""
+        name = self.params["name"]
+        for attempt in range(ADOPT_LOOKUPS):
+            try:
+                found = find_by_name(self.client, name)
+            except DigitalOceanError as lookup_failure:
+                failure.message += (
+                    "; the create request may have been carried out, and looking the name up afterwards failed "
+                    "too (%s). A droplet may still appear: running the task again is safe (it looks the name up "
+                    "first and never creates a second one)" % lookup_failure
+                )
+                raise failure from None
+            ours, _foreign = split_by_owner(found, self.params["owner_tag"])
+            if len(ours) == 1:
+                self.module.warn(
+                    "droplet %s: the create request failed without a clear answer (%s), but DigitalOcean made "
+                    "the droplet (id %s): adopted, no second one created" % (name, failure, ours[0]["id"])
+                )
+                return ours[0]
+            if len(ours) > 1:
+                self.module.fail_json(
+                    msg="droplet %s: after a create without a clear answer, %d droplets of this name carry the "
+                    "tag (ids %s): delete the extra ones" % (name, len(ours), ids(ours)),
+                    changed=True,
+                )
+            if attempt + 1 < ADOPT_LOOKUPS and self.deadline.remaining() > POLL_SECONDS:
+                self.deadline.sleep(POLL_SECONDS)
+        failure.message += (
+            "; the create request may still have been carried out, but no droplet named %s appears yet. "
+            "A droplet may still appear: running the task again is safe (it looks the name up first and "
+            "never creates a second one)" % name
+        )
+        raise failure
+
     def power(self, droplet: Dict[str, Any]) -> Dict[str, Any]:
-        state = self.params["state"]
-        if state not in POWER:
-            return droplet
-        from_status, action, to_status = POWER[state]
+        from_status, action, to_status = POWER[self.params["state"]]
         if droplet["status"] == "new":
+            if to_status == "active":
+                return droplet  # a new droplet boots powered on
             droplet = wait_for_droplet(self.client, droplet["id"], "active", self.deadline)
         if droplet["status"] != from_status:
             return droplet
-        self.changed = True
-        answer = self.client.post("droplets/%s/actions" % droplet["id"], {"type": action})
+        actions = droplet_actions(self.client, droplet["id"])
+        pending = newest_action(actions, action, status="in-progress")
+        if pending is not None:  # an earlier run's request is still being carried out: wait for it, post nothing
+            self.module.warn(
+                "droplet %s: %s is already in progress (action %s)" % (droplet["name"], action, pending["id"])
+            )
+            answer: Optional[Dict[str, Any]] = pending
+        else:
+            before = latest_action_id(actions)
+            try:
+                answer = self.client.post("droplets/%s/actions" % droplet["id"], {"type": action}, expect="action")[
+                    "action"
+                ]
+            except DigitalOceanError as exc:
+                if not exc.ambiguous:
+                    raise
+                answer = self.action_after(exc, droplet["id"], action, before, to_status)
+            self.changed = True
+        if self.params["wait"] and answer is not None:
+            wait_for_action(self.client, answer["id"], self.deadline)
         if self.params["wait"]:
-            wait_for_action(self.client, answer["action"]["id"], self.deadline)
             droplet = wait_for_droplet(self.client, droplet["id"], to_status, self.deadline)
         return droplet
+
+    def action_after(
+        self, failure: DigitalOceanError, droplet_id: int, action: str, before: int, to_status: str
+    ) -> Optional[Dict[str, Any]]:
+        """After an ambiguous power request: the action it started, or the state it reached; never a second post."""
+        try:
+            started = newest_action(droplet_actions(self.client, droplet_id), action, after_id=before)
+            current = self.client.get("droplets/%s" % droplet_id, expect="droplet")["droplet"]
+        except DigitalOceanError as lookup_failure:
+            failure.message += (
+                "; the %s request may have been carried out, and reading the droplet's actions afterwards failed "
+                "too (%s): running the task again is safe (it reads them first)" % (action, lookup_failure)
+            )
+            raise failure from None
+        if started is not None:
+            return started
+        if current.get("status") == to_status:
+            return None
+        failure.message += (
+            "; the %s request may still be carried out, but no such action is listed yet: running the task "
+            "again is safe (it reads the droplet's state first)" % action
+        )
+        raise failure
 
     def present(self, existing: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         before = droplet_facts(existing) if existing else None
@@ -307,12 +458,15 @@ class DropletTask:
         if existing is not None:
             self.warn_on_drift(existing)
             if self.module.check_mode:
-                power_change = self.params["state"] in POWER and existing["status"] == POWER[self.params["state"]][0]
-                return {"changed": power_change, "droplet": before}
+                from_status, _action, to_status = POWER[self.params["state"]]
+                if existing["status"] != from_status:
+                    return {"changed": False, "droplet": before}
+                after = dict(before or {}, status=to_status)
+                return {"changed": True, "droplet": after, "diff": self.diff(before, after)}
         droplet = existing if existing is not None else self.create()
         droplet = self.power(droplet)
         if self.params["wait"]:
-            target = "off" if self.params["state"] == "inactive" else "active"
+            target = POWER[self.params["state"]][2]
             droplet = wait_for_droplet(self.client, droplet["id"], target, self.deadline)
         after = droplet_facts(droplet)
         result = {"changed": self.changed, "droplet": after}
@@ -331,20 +485,15 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
+        required_one_of=[("name", "id")],
+        mutually_exclusive=[("name", "id")],
         required_if=[("state", state, ("region", "size", "image")) for state in ("present", "active", "inactive")],
     )
-    client = client_for(module)
+    if module.params["id"] is not None and module.params["state"] != "absent":
+        module.fail_json(msg="id is only for state=absent; a droplet to create or power is named by name")
+    client = client_for(module, Deadline(float(module.params["wait_timeout"])))
     task = DropletTask(module, client)
-    try:
-        result = task.run()
-    except DigitalOceanError as exc:
-        fail_with(module, exc, "droplet %s" % module.params["name"], changed=task.changed)
-    except WaitTimeout as exc:
-        module.fail_json(
-            msg="droplet %s: %s; run the task again to go on waiting" % (module.params["name"], exc),
-            changed=task.changed,
-        )
-    module.exit_json(**result)
+    run_task(module, client, "droplet %s" % task.name, task.run)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ version_added: 0.1.0
 description:
   - The key is identified by its MD5 fingerprint, computed from O(public_key); uploading the same key
     again changes nothing, whatever its name in the account.
+  - The upload is sent once. When it fails without a clear answer (a 5xx, a reset, no answer in time), or
+    DigitalOcean says the key is already in use, the key is looked up by its fingerprint and adopted when
+    it is there.
   - Returns the key's id and fingerprint for M(highload.cluster.droplet)'s O(highload.cluster.droplet#module:ssh_keys).
 extends_documentation_fragment:
   - highload.cluster.digitalocean
@@ -65,14 +68,17 @@ ssh_key:
 import base64
 import binascii
 import hashlib
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import DigitalOceanError
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    DigitalOceanClient,
+    DigitalOceanError,
+)
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
     api_argument_spec,
     client_for,
-    fail_with,
+    run_task,
 )
 
 
@@ -93,6 +99,58 @@ def key_facts(key: Dict[str, Any]) -> Dict[str, Any]:
     return {"id": key.get("id"), "fingerprint": key.get("fingerprint"), "name": key.get("name")}
 
 
+class KeyTask:
+    """One run of the module: the lookup by fingerprint, then the upload or the removal."""
+
+    def __init__(self, module: AnsibleModule, client: DigitalOceanClient, wanted: str) -> None:
+        self.module = module
+        self.params = module.params
+        self.client = client
+        self.wanted = wanted
+        self.changed = False
+
+    def lookup(self) -> Optional[Dict[str, Any]]:
+        found = self.client.get_or_none("account/keys/%s" % self.wanted, expect="ssh_key")
+        return found["ssh_key"] if found else None
+
+    def upload(self) -> Dict[str, Any]:
+        """POST once; after an ambiguous failure or 'already in use', the key as the account has it."""
+        try:
+            created = self.client.post(
+                "account/keys",
+                {"name": self.params["name"], "public_key": self.params["public_key"].strip()},
+                expect="ssh_key",
+            )
+            return created["ssh_key"]
+        except DigitalOceanError as exc:
+            if not (exc.ambiguous or exc.status == 422):
+                raise
+            try:
+                existing = self.lookup()
+            except DigitalOceanError as lookup_failure:
+                exc.message += "; looking the key up afterwards failed too (%s)" % lookup_failure
+                existing = None
+            if existing is None:
+                if exc.ambiguous:
+                    exc.message += "; the key may still be added: running the task again is safe"
+                raise exc from None
+            return existing
+
+    def run(self) -> Dict[str, Any]:
+        existing = self.lookup()
+        if self.params["state"] == "absent":
+            if existing and not self.module.check_mode:
+                self.client.delete("account/keys/%s" % existing["id"])
+            return {"changed": existing is not None, "ssh_key": key_facts(existing) if existing else None}
+        if existing:
+            return {"changed": False, "ssh_key": key_facts(existing)}
+        if self.module.check_mode:
+            return {"changed": True, "ssh_key": {"id": None, "fingerprint": self.wanted, "name": self.params["name"]}}
+        uploaded = self.upload()
+        self.changed = True
+        return {"changed": True, "ssh_key": key_facts(uploaded)}
+
+
 def main() -> None:
     spec = api_argument_spec()
     spec.update(
@@ -101,27 +159,13 @@ def main() -> None:
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
     try:
-        wanted = fingerprint(params["public_key"])
+        wanted = fingerprint(module.params["public_key"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     client = client_for(module)
-    try:
-        found = client.get_or_none("account/keys/%s" % wanted)
-        existing = found["ssh_key"] if found else None
-        if params["state"] == "absent":
-            if existing and not module.check_mode:
-                client.delete("account/keys/%s" % existing["id"])
-            module.exit_json(changed=existing is not None, ssh_key=key_facts(existing) if existing else None)
-        if existing:
-            module.exit_json(changed=False, ssh_key=key_facts(existing))
-        if module.check_mode:
-            module.exit_json(changed=True, ssh_key={"id": None, "fingerprint": wanted, "name": params["name"]})
-        created = client.post("account/keys", {"name": params["name"], "public_key": params["public_key"].strip()})
-        module.exit_json(changed=True, ssh_key=key_facts(created["ssh_key"]))
-    except DigitalOceanError as exc:
-        fail_with(module, exc, "SSH key %s (%s)" % (params["name"], wanted))
+    task = KeyTask(module, client, wanted)
+    run_task(module, client, "SSH key %s (%s)" % (module.params["name"], wanted), task.run)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,16 @@
 """The fake account's state and the answers DigitalOcean gives for the endpoints the collection uses.
 
-Droplets go new -> active after `boot_seconds`; addresses come from documentation
-ranges (203.0.113.0/24, 10.110.0.0/20) and are never contacted. Faults can be
-queued: the next N calls answer 401, 422, 429 (with rate-limit headers) or 500.
+Droplets go new -> active after `boot_seconds`, and their public IPv4 shows only
+`public_ipv4_after_polls` reads after that, as DigitalOcean's does; addresses come
+from documentation ranges (203.0.113.0/24, 10.110.0.0/20) and are never contacted.
+
+Faults fail the way real networks and servers fail. They are queued per call
+(method and path pattern) and come in two timings: before the work (the API
+refused: nothing changed) or after it (the work is done, the client is told
+otherwise). What the client is told: a status (401, 422, 429 with rate-limit
+headers and Retry-After if given, 500, 503, 504), a connection reset with no
+answer, or an answer later than the client waits. Actions can be made to error
+or to stall.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from .answers import Answer, error, now_iso
+from .firewalls import Firewalls
 
 REGIONS = {"fra1": "Frankfurt 1", "ams3": "Amsterdam 3", "nyc3": "New York 3"}
 SIZES = {"s-1vcpu-1gb": (1024, 1, 25), "s-1vcpu-2gb": (2048, 1, 50), "s-2vcpu-2gb": (2048, 2, 60)}
@@ -23,7 +33,6 @@ IMAGES = {"debian-12-x64": 159651797}
 RATE_LIMIT = 5000
 # Documentation ranges (RFC 5737): never routed, never contacted.
 PUBLIC_RANGES = ("203.0.113", "198.51.100", "192.0.2")
-Answer = tuple[int, dict[str, str], Any]
 
 
 def public_ipv4(host: int) -> str:
@@ -34,21 +43,36 @@ def private_ipv4(host: int) -> str:
     return f"10.110.{host // 254}.{host % 254 + 1}"
 
 
-def _now_iso(at: float | None = None) -> str:
-    return datetime.fromtimestamp(at if at is not None else time.time(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def error(status: int, error_id: str, message: str) -> Answer:
-    return status, {}, {"id": error_id, "message": message, "request_id": "515850a0-a812-50bf-aa3c-d0d21d287e40"}
+FAULT_TEXTS = {
+    400: ("bad_request", "The request could not be read."),
+    401: ("unauthorized", "Unable to authenticate you."),
+    422: ("unprocessable_entity", "You specified an invalid size for Droplet creation."),
+    429: ("too_many_requests", "API rate limit exceeded."),
+    500: ("server_error", "Unexpected server-side error"),
+    503: ("service_unavailable", "Service is temporarily unavailable."),
+    504: ("gateway_timeout", "The upstream server did not answer in time."),
+}
 
 
 @dataclass
 class Fault:
-    status: int
-    error_id: str
-    message: str
+    """One call that goes wrong: what the client is told, and whether the work was done first."""
+
+    status: int = 0  # the status answered; 0 for a reset or a late answer
+    error_id: str = ""
+    message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     paths: str = ""  # a regex the path must match; empty matches every call
+    method: str = ""  # the method it applies to; empty matches every method
+    after: bool = False  # True: do the work, then answer the fault
+    # "reset": close the connection unanswered; "late": answer after `delay` seconds; "cut": the answer's head
+    # and half its body, then a reset; "proxy_page": a proxy's 502 HTML page that echoes the request's headers.
+    drop: str = ""
+    delay: float = 0.0
+    echo_auth: bool = False  # the message repeats the request's Authorization header, as some error pages do
+
+    def matches(self, method: str, path: str) -> bool:
+        return (not self.method or self.method == method) and (not self.paths or bool(re.search(self.paths, path)))
 
 
 @dataclass
@@ -70,37 +94,66 @@ class Cloud:
         self.actions: dict[int, dict[str, Any]] = {}
         self.keys: dict[int, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.action_outcomes: list[str] = []
+        # Reads of an active droplet before its public IPv4 shows (DigitalOcean adds it a little later).
+        self.public_ipv4_after_polls = 2
+        # Where paging links point: the fake's own address, set by the server once it listens.
+        self.base_url = "http://127.0.0.1"
+        # A broken listing that always has a next page (a paging loop a client must not follow forever).
+        self.endless_paging = False
         self.calls = Calls()
+        self.firewalls = Firewalls(self)
         self._ids = itertools.count(3164444)
         self._hosts = itertools.count(10)
         self._lock = threading.Lock()
 
     # -- faults ------------------------------------------------------------
-    def fail_next(self, status: int, count: int = 1, paths: str = "", **headers: str) -> None:
-        ids = {
-            401: ("unauthorized", "Unable to authenticate you."),
-            422: ("unprocessable_entity", "You specified an invalid size for Droplet creation."),
-            429: ("too_many_requests", "API rate limit exceeded."),
-            500: ("server_error", "Unexpected server-side error"),
-            503: ("service_unavailable", "Service is temporarily unavailable."),
-        }
-        error_id, message = ids[status]
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        paths: str = "",
+        method: str = "",
+        after: bool = False,
+        echo_auth: bool = False,
+        **headers: str,
+    ) -> None:
+        """The next `count` matching calls answer `status`; with after=True, once the work is done."""
+        error_id, message = FAULT_TEXTS[status]
         if status == 429:
             headers = {"ratelimit-remaining": "0", "ratelimit-reset": str(int(time.time()) + 1), **headers}
+        named = {k.replace("_", "-"): v for k, v in headers.items()}
         for _ in range(count):
-            self.faults.append(
-                Fault(status, error_id, message, {k.replace("_", "-"): v for k, v in headers.items()}, paths)
-            )
+            self.faults.append(Fault(status, error_id, message, named, paths, method, after, echo_auth=echo_auth))
 
-    def _fault_for(self, path: str) -> Fault | None:
+    def drop_next(
+        self, drop: str, count: int = 1, *, paths: str = "", method: str = "", after: bool = True, delay: float = 0.0
+    ) -> None:
+        """The next `count` matching calls get no usable answer: "reset", "late" (after `delay` s), "cut", "proxy_page".
+
+        "late" and "cut" always come after the work (a slow or broken answer to work done).
+        """
+        assert drop in ("reset", "late", "cut", "proxy_page")
+        for _ in range(count):
+            self.faults.append(Fault(paths=paths, method=method, after=after, drop=drop, delay=delay))
+
+    def stall_next_action(self, outcome: str = "stalled", count: int = 1) -> None:
+        """The next `count` actions end "errored" (nothing changes) or stay "in-progress" for good."""
+        assert outcome in ("stalled", "errored")
+        self.action_outcomes.extend([outcome] * count)
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
-            if not fault.paths or re.search(fault.paths, path):
+            if fault.matches(method, path):
                 self.faults.remove(fault)
                 return fault
         return None
 
-    def add_droplet(self, name: str, tags: list[str], region: str = "fra1", size: str = "s-1vcpu-1gb") -> int:
-        """A droplet that exists already (an account's state before a test), booted."""
+    def add_droplet(
+        self, name: str, tags: list[str], region: str = "fra1", size: str = "s-1vcpu-1gb", status: str = "active"
+    ) -> int:
+        """A droplet that exists already (an account's state before a test), booted: active, or off."""
         with self._lock:
             droplet_id = next(self._ids)
             self.droplets[droplet_id] = {
@@ -111,10 +164,11 @@ class Cloud:
                 "tags": list(tags),
                 "ipv6": False,
                 "monitoring": False,
-                "status": "active",
+                "status": status,
                 "created": time.time() - 3600,
                 "host": next(self._hosts),
                 "ssh_keys": [],
+                "reads": self.public_ipv4_after_polls,
             }
             return droplet_id
 
@@ -135,13 +189,17 @@ class Cloud:
                     "gateway": "10.110.0.1",
                     "type": "private",
                 },
-                {
-                    "ip_address": public_ipv4(host),
-                    "netmask": "255.255.255.0",
-                    "gateway": "203.0.113.1",
-                    "type": "public",
-                },
             ]
+            if record["reads"] >= self.public_ipv4_after_polls:
+                networks["v4"].append(
+                    {
+                        "ip_address": public_ipv4(host),
+                        "netmask": "255.255.255.0",
+                        "gateway": "203.0.113.1",
+                        "type": "public",
+                    }
+                )
+            record["reads"] += 1
             if record["ipv6"]:
                 networks["v6"] = [
                     {"ip_address": f"2001:db8::{host:x}", "netmask": 64, "gateway": "2001:db8::1", "type": "public"}
@@ -193,7 +251,7 @@ class Cloud:
             "disk": disk,
             "locked": False,
             "status": status,
-            "created_at": _now_iso(record["created"]),
+            "created_at": now_iso(record["created"]),
             "features": features,
             "backup_ids": [],
             "next_backup_window": None,
@@ -218,38 +276,51 @@ class Cloud:
             "region": droplet["region"],
             "then": then,
             "done": False,
+            "outcome": self.action_outcomes.pop(0) if self.action_outcomes else "completed",
         }
         self.actions[action_id] = record
         return record
 
     def _action_view(self, record: dict[str, Any]) -> dict[str, Any]:
-        done = time.time() >= record["started"] + self.action_seconds
+        done = record["outcome"] != "stalled" and time.time() >= record["started"] + self.action_seconds
         if done and not record["done"]:
             record["done"] = True
-            if record["then"]:
+            if record["then"] and record["outcome"] == "completed":
                 record["then"]()
         return {
             "id": record["id"],
-            "status": "completed" if done else "in-progress",
+            "status": record["outcome"] if done else "in-progress",
             "type": record["type"],
-            "started_at": _now_iso(record["started"]),
-            "completed_at": _now_iso(record["started"] + self.action_seconds) if done else None,
+            "started_at": now_iso(record["started"]),
+            "completed_at": now_iso(record["started"] + self.action_seconds) if done else None,
             "resource_id": record["droplet"],
             "resource_type": "droplet",
             "region_slug": record["region"],
         }
 
     # -- the API -----------------------------------------------------------
-    def handle(self, method: str, path: str, query: dict[str, str], auth: str, body: Any) -> Answer:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], auth: str, body: Any
+    ) -> tuple[Answer, Fault | None]:
+        """The answer to one call, and the fault that replaces or delays it (None: answer as is)."""
         with self._lock:
             self.calls.log.append((method, path, dict(query), body))
-            fault = self._fault_for(path)
-            if fault:
-                status, headers, payload = error(fault.status, fault.error_id, fault.message)
-                return status, {**headers, **fault.headers}, payload
+            fault = self._fault_for(method, path)
+            if fault and not fault.after and fault.drop not in ("late", "cut"):
+                return self._fault_answer(fault, auth), fault
             if auth != f"Bearer {self.token}":
-                return error(401, "unauthorized", "Unable to authenticate you.")
-            return self._route(method, path, query, body)
+                return error(401, "unauthorized", "Unable to authenticate you."), None
+            answer = self._route(method, path, query, body)
+            if fault and fault.status:
+                return self._fault_answer(fault, auth), fault
+            return answer, fault
+
+    def _fault_answer(self, fault: Fault, auth: str) -> Answer:
+        if not fault.status:
+            return 0, {}, None
+        message = f"{fault.message} Request headers: Authorization: {auth}" if fault.echo_auth else fault.message
+        status, headers, payload = error(fault.status, fault.error_id, message)
+        return status, {**headers, **fault.headers}, payload
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
         routes = [
@@ -258,10 +329,12 @@ class Cloud:
             ("GET", r"/v2/droplets/(\d+)", self.get_droplet),
             ("DELETE", r"/v2/droplets/(\d+)", self.delete_droplet),
             ("POST", r"/v2/droplets/(\d+)/actions", self.droplet_action),
+            ("GET", r"/v2/droplets/(\d+)/actions", self.list_droplet_actions),
             ("GET", r"/v2/actions/(\d+)", self.get_action),
             ("GET", r"/v2/account/keys/([^/]+)", self.get_key),
             ("DELETE", r"/v2/account/keys/([^/]+)", self.delete_key),
             ("POST", r"/v2/account/keys", self.create_key),
+            *self.firewalls.routes(),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path.rstrip("/"))
@@ -279,12 +352,13 @@ class Cloud:
         page = int(query.get("page", 1))
         chunk = found[(page - 1) * per_page : page * per_page]
         links: dict[str, Any] = {}
-        if page * per_page < len(found):
+        if page * per_page < len(found) or self.endless_paging:
             last = (len(found) + per_page - 1) // per_page
+            filters = "".join(f"&{key}={query[key]}" for key in ("tag_name", "name") if key in query)
             links = {
                 "pages": {
-                    "next": f"https://api.digitalocean.com/v2/droplets?page={page + 1}&per_page={per_page}",
-                    "last": f"https://api.digitalocean.com/v2/droplets?page={last}&per_page={per_page}",
+                    "next": f"{self.base_url}/v2/droplets?page={page + 1}&per_page={per_page}{filters}",
+                    "last": f"{self.base_url}/v2/droplets?page={last}&per_page={per_page}{filters}",
                 }
             }
         return (
@@ -321,6 +395,7 @@ class Cloud:
             "created": time.time(),
             "host": next(self._hosts),
             "ssh_keys": list(body.get("ssh_keys", [])),
+            "reads": 0,
         }
         self.droplets[droplet_id] = record
         action = self._action("create", record)
@@ -364,6 +439,13 @@ class Cloud:
             return error(422, "unprocessable_entity", "Droplet is currently being created.")
         action = self._action(kind, record, then=lambda: record.update(status=targets[kind]))
         return 201, {}, {"action": self._action_view(action)}
+
+    def list_droplet_actions(self, droplet_id: str, query: dict[str, str], body: Any) -> Answer:
+        if int(droplet_id) not in self.droplets:
+            return error(404, "not_found", "The resource you were accessing could not be found.")
+        found = [self._action_view(a) for a in self.actions.values() if a["droplet"] == int(droplet_id)]
+        found.sort(key=lambda action: action["id"], reverse=True)  # newest first, as DigitalOcean lists them
+        return 200, {}, {"actions": found, "links": {}, "meta": {"total": len(found)}}
 
     def get_action(self, action_id: str, query: dict[str, str], body: Any) -> Answer:
         record = self.actions.get(int(action_id))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -106,10 +108,12 @@ def _describe(error: BaseException) -> str:
 class FakeDigitalOcean:
     """A running fake: `end_point` for DIGITALOCEAN_END_POINT, `cloud` for state and faults."""
 
-    def __init__(self, token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0) -> None:
+    def __init__(self, token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0, port: int = 0) -> None:
         self.cloud = Cloud(token, boot_seconds, action_seconds)
         self.contract = Contract()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        # A client that gave up on a late answer or a reset connection is part of the script, not an error.
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -121,6 +125,7 @@ class FakeDigitalOcean:
         return self.contract.violations
 
     def start(self) -> FakeDigitalOcean:
+        self.cloud.base_url = self.end_point.rsplit("/v2/", 1)[0]
         self._thread.start()
         return self
 
@@ -144,6 +149,7 @@ class FakeDigitalOcean:
                 headers = {key: value for key, value in self.headers.items()}
                 request = fake.contract.request(self.command, url.path, query, headers, raw)
                 problem = fake.contract.check_request(request)
+                fault = None
                 if problem:
                     status, extra, payload = 422, {}, {"id": "unprocessable_entity", "message": problem[:300]}
                 else:
@@ -151,9 +157,17 @@ class FakeDigitalOcean:
                         body = json.loads(raw) if raw else {}
                     except ValueError:
                         body = {}
-                    status, extra, payload = fake.cloud.handle(
+                    (status, extra, payload), fault = fake.cloud.handle(
                         self.command, url.path, query, self.headers.get("Authorization", ""), body
                     )
+                if fault and fault.drop == "reset":
+                    self._reset()
+                    return
+                if fault and fault.drop == "late":
+                    time.sleep(fault.delay)
+                if fault and fault.drop == "proxy_page":
+                    self._proxy_page(self.headers.get("Authorization", ""))
+                    return
                 out = b"" if payload is None else json.dumps(payload).encode()
                 reply = {
                     "ratelimit-limit": str(RATE_LIMIT),
@@ -169,7 +183,31 @@ class FakeDigitalOcean:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
+                if fault and fault.drop == "cut":  # the answer's head and half its body, then the line dies
+                    self.wfile.write(out[: len(out) // 2])
+                    self.wfile.flush()
+                    self._reset()
+                    return
                 self.wfile.write(out)
+
+            def _proxy_page(self, authorization: str) -> None:
+                """A 502 from a proxy in front of the API: HTML, not the API's error, echoing the request's headers."""
+                page = (
+                    "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+                    "<p>The upstream did not answer. Your request, for the support team:</p>"
+                    f"<pre>{self.command} {self.path} HTTP/1.1\nAuthorization: {authorization}\n</pre></body></html>"
+                ).encode()
+                self.send_response(502)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def _reset(self) -> None:
+                """Close the connection with a TCP reset and no answer, as a dying proxy does."""
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 
@@ -177,9 +215,11 @@ class FakeDigitalOcean:
 
 
 @contextmanager
-def running(token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0) -> Iterator[FakeDigitalOcean]:
+def running(
+    token: str, boot_seconds: float = 2.0, action_seconds: float = 1.0, port: int = 0
+) -> Iterator[FakeDigitalOcean]:
     """A started fake; once the block is done, stopped, and every exchange must have kept the contract."""
-    fake = FakeDigitalOcean(token, boot_seconds, action_seconds).start()
+    fake = FakeDigitalOcean(token, boot_seconds, action_seconds, port).start()
     try:
         yield fake
     finally:

@@ -1,0 +1,386 @@
+#!/usr/bin/python
+"""Module highload.cluster.firewall: one DigitalOcean Cloud Firewall, found by its exact name."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: firewall
+short_description: Create, update or delete one DigitalOcean Cloud Firewall, found by its exact name
+version_added: 0.1.0
+description:
+  - Manages one Cloud Firewall, identified by O(name) exactly (not a part of it, not in another case).
+    DigitalOcean does not keep names unique; when more than one firewall has the name, the task fails
+    naming their ids and changes nothing.
+  - The firewall is the whole of what the task says. Rules, droplet ids and tags are compared as sets,
+    normalised as the API returns them (every port of a rule as V(0), ICMP rules without ports, an address
+    and its V(/32) alike, no order). The firewall is updated (one PUT of the whole firewall) only when they
+    differ.
+  - A create, update or delete is sent once. When it fails in a way where DigitalOcean may have acted (a 5xx,
+    a timeout, a reset), the task looks again before it acts again. After a create it adopts the one firewall
+    of the name that appeared, and fails, saying so, when none did. After an update it reads the firewall
+    back and sends the update once more only when it still differs. After a delete, a firewall that is gone
+    means done.
+extends_documentation_fragment:
+  - highload.cluster.digitalocean
+options:
+  name:
+    description:
+      - The firewall's name. Letters, digits, dots and dashes, starting with a letter or digit.
+    type: str
+    required: true
+  state:
+    description: V(present) the firewall exists as described; V(absent) no firewall has the name.
+    type: str
+    choices: [present, absent]
+    default: present
+  inbound_rules:
+    description:
+      - Traffic the firewall lets in; everything else inbound is dropped.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      protocol:
+        description: V(tcp), V(udp) or V(icmp).
+        type: str
+        required: true
+        choices: [tcp, udp, icmp]
+      ports:
+        description:
+          - A port (V(80)), a range (V(8000-9000)), or V(all) (V(0)). Required unless O(inbound_rules[].protocol=icmp).
+        type: str
+      sources:
+        description: Where the traffic may come from; at least one of the lists.
+        type: dict
+        required: true
+        suboptions:
+          addresses:
+            description: IPv4 or IPv6 addresses and networks (V(10.110.0.5), V(0.0.0.0/0), V(::/0)).
+            type: list
+            elements: str
+            default: []
+          droplet_ids:
+            description: Droplets (their ids).
+            type: list
+            elements: int
+            default: []
+          tags:
+            description: Droplets that carry these tags.
+            type: list
+            elements: str
+            default: []
+          load_balancer_uids:
+            description: Load balancers (their ids).
+            type: list
+            elements: str
+            default: []
+          kubernetes_ids:
+            description: Kubernetes clusters (their ids).
+            type: list
+            elements: str
+            default: []
+  outbound_rules:
+    description:
+      - Traffic the firewall lets out; everything else outbound is dropped. Without any, the droplets can
+        reach nothing (no package updates, no DNS).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      protocol:
+        description: V(tcp), V(udp) or V(icmp).
+        type: str
+        required: true
+        choices: [tcp, udp, icmp]
+      ports:
+        description:
+          - A port, a range, or V(all) (V(0)). Required unless O(outbound_rules[].protocol=icmp).
+        type: str
+      destinations:
+        description: Where the traffic may go; at least one of the lists.
+        type: dict
+        required: true
+        suboptions:
+          addresses:
+            description: IPv4 or IPv6 addresses and networks.
+            type: list
+            elements: str
+            default: []
+          droplet_ids:
+            description: Droplets (their ids).
+            type: list
+            elements: int
+            default: []
+          tags:
+            description: Droplets that carry these tags.
+            type: list
+            elements: str
+            default: []
+          load_balancer_uids:
+            description: Load balancers (their ids).
+            type: list
+            elements: str
+            default: []
+          kubernetes_ids:
+            description: Kubernetes clusters (their ids).
+            type: list
+            elements: str
+            default: []
+  droplet_ids:
+    description: Droplets the firewall applies to.
+    type: list
+    elements: int
+    default: []
+  tags:
+    description:
+      - Tags whose droplets the firewall applies to, now and when they are created later. The tags must exist
+        (a droplet that carries one, or a tag made beforehand).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change; no call that changes anything is made.
+  diff_mode:
+    support: full
+    description: The firewall's name, rules, droplet ids and tags before and after, normalised; a missing
+      firewall shows as state absent.
+author:
+  - highload.cluster developers (@highload-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Backends take HTTP from the balancer only, SSH from one address
+  highload.cluster.firewall:
+    name: highload-backends
+    tags: [highload-backends]
+    inbound_rules:
+      - protocol: tcp
+        ports: "80"
+        sources: {addresses: [10.110.0.2]}
+      - protocol: tcp
+        ports: "22"
+        sources: {addresses: [198.51.100.7/32]}
+    outbound_rules:
+      - {protocol: tcp, ports: all, destinations: {addresses: [0.0.0.0/0, "::/0"]}}
+      - {protocol: udp, ports: all, destinations: {addresses: [0.0.0.0/0, "::/0"]}}
+      - {protocol: icmp, destinations: {addresses: [0.0.0.0/0, "::/0"]}}
+  register: backends_firewall
+
+- name: Remove it
+  highload.cluster.firewall:
+    name: highload-backends
+    state: absent
+"""
+
+RETURN = r"""
+firewall:
+  description:
+    - The firewall after the task, as DigitalOcean holds it; in check mode before a create, the firewall that
+      would be created (with a null id). Null when O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    id: bb4b2611-3d72-467b-8602-280330ecd65c
+    name: highload-backends
+    status: succeeded
+    created_at: "2026-11-26T07:00:00Z"
+    inbound_rules:
+      - {protocol: tcp, ports: "80", sources: {addresses: [10.110.0.2]}}
+    outbound_rules:
+      - {protocol: tcp, ports: "0", destinations: {addresses: [0.0.0.0/0, "::/0"]}}
+    droplet_ids: []
+    tags: [highload-backends]
+    pending_changes: []
+api_error:
+  description: What DigitalOcean answered when a call failed.
+  returned: failure
+  type: dict
+  sample: {status: 400, id: bad_request, message: "invalid address", attempts: 1}
+"""
+
+from typing import Any, Dict, List, Optional
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    DigitalOceanClient,
+    DigitalOceanError,
+)
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_firewalls import (
+    check_name,
+    check_rules,
+    comparable,
+    find_by_name,
+    firewall_facts,
+    request_body,
+)
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
+    api_argument_spec,
+    client_for,
+    fail_with,
+    run_task,
+)
+
+
+def _target_spec() -> Dict[str, Any]:
+    return {
+        "addresses": {"type": "list", "elements": "str", "default": []},
+        "droplet_ids": {"type": "list", "elements": "int", "default": []},
+        "tags": {"type": "list", "elements": "str", "default": []},
+        "load_balancer_uids": {"type": "list", "elements": "str", "default": []},
+        "kubernetes_ids": {"type": "list", "elements": "str", "default": []},
+    }
+
+
+def _rule_spec(targets: str) -> Dict[str, Any]:
+    return {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "protocol": {"type": "str", "required": True, "choices": ["tcp", "udp", "icmp"]},
+            "ports": {"type": "str"},
+            targets: {"type": "dict", "required": True, "options": _target_spec()},
+        },
+    }
+
+
+def argument_spec() -> Dict[str, Any]:
+    spec = api_argument_spec()
+    spec.update(
+        name={"type": "str", "required": True},
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+        inbound_rules=_rule_spec("sources"),
+        outbound_rules=_rule_spec("destinations"),
+        droplet_ids={"type": "list", "elements": "int", "default": []},
+        tags={"type": "list", "elements": "str", "default": []},
+    )
+    return spec
+
+
+class FirewallTask:
+    """One run of the module: the lookup by name, then at most the one change the state asks for."""
+
+    def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
+        self.module = module
+        self.client = client
+        self.name = module.params["name"]
+        self.body = request_body(module.params)
+        self.want = comparable(self.body)
+        self.changed = False
+
+    def lookup(self, found: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
+        found = find_by_name(self.client, self.name) if found is None else found
+        if len(found) > 1:
+            ids = ", ".join(str(firewall.get("id")) for firewall in found)
+            self.module.fail_json(
+                msg="%d firewalls are named %s (ids %s); names must be unique for this module: delete the extra "
+                "ones" % (len(found), self.name, ids),
+                changed=self.changed,
+            )
+        return found[0] if found else None
+
+    @staticmethod
+    def diff(before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        return {"before": before or {"state": "absent"}, "after": after or {"state": "absent"}}
+
+    def planned(self) -> Dict[str, Any]:
+        return dict(firewall_facts(self.body), id=None, status=None, created_at=None)
+
+    def create(self) -> Dict[str, Any]:
+        try:
+            answer = self.client.post("firewalls", self.body, expect="firewall")
+        except DigitalOceanError as exc:
+            if not exc.ambiguous:
+                raise
+            # DigitalOcean may have made it: look before acting again.
+            adopted = self.lookup()
+            if adopted is None:
+                fail_with(
+                    self.module,
+                    exc,
+                    "firewall %s: the create failed in a way where DigitalOcean may still have acted, and no "
+                    "firewall of that name is there now; one may still appear. Re-running is safe: the task "
+                    "looks the name up first, adopts a firewall that appeared, and fails naming both if there "
+                    "are two" % self.name,
+                )
+            self.changed = True
+            return adopted
+        self.changed = True
+        return answer["firewall"]
+
+    def update(self, existing: Dict[str, Any]) -> Dict[str, Any]:
+        path = "firewalls/%s" % existing["id"]
+        try:
+            answer = self.client.put(path, self.body, expect="firewall")
+        except DigitalOceanError as exc:
+            if not exc.ambiguous:
+                raise
+            # Read it back: send the update again only if it did not take.
+            current = self.client.get_or_none(path, expect="firewall")
+            if current is None:
+                self.module.fail_json(
+                    msg="firewall %s (id %s) was deleted while it was being updated; run the task again to "
+                    "create it" % (self.name, existing["id"]),
+                    changed=True,
+                )
+            self.changed = True
+            if comparable(current["firewall"]) == self.want:
+                return current["firewall"]
+            answer = self.client.put(path, self.body, expect="firewall")
+        self.changed = True
+        return answer["firewall"]
+
+    def delete(self, existing: Dict[str, Any]) -> None:
+        path = "firewalls/%s" % existing["id"]
+        try:
+            self.client.delete(path)  # retried as DELETE is idempotent: a 404 after an ambiguous try is done
+        except DigitalOceanError as exc:
+            if exc.status == 404:
+                return  # deleted by someone else since the lookup: the goal is reached
+            if not exc.ambiguous or self.client.get_or_none(path, expect="firewall") is not None:
+                raise
+        self.changed = True
+
+    def run(self) -> Dict[str, Any]:
+        existing = self.lookup()
+        before = comparable(existing) if existing else None
+        if self.module.params["state"] == "absent":
+            if existing is None:
+                return {"changed": False, "firewall": None}
+            if not self.module.check_mode:
+                self.delete(existing)
+            return {"changed": True, "firewall": None, "diff": self.diff(before, None)}
+        if existing is None:
+            if self.module.check_mode:
+                return {"changed": True, "firewall": self.planned(), "diff": self.diff(None, self.want)}
+            firewall = self.create()
+        elif before == self.want:
+            return {"changed": False, "firewall": firewall_facts(existing)}
+        elif self.module.check_mode:
+            return {"changed": True, "firewall": firewall_facts(existing), "diff": self.diff(before, self.want)}
+        else:
+            firewall = self.update(existing)
+        if comparable(firewall) != self.want:
+            # An adopted firewall (after a create whose answer was lost) that is not as asked.
+            firewall = self.update(firewall)
+        return {"changed": True, "firewall": firewall_facts(firewall), "diff": self.diff(before, comparable(firewall))}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        check_name(module.params["name"])
+        check_rules(module.params["inbound_rules"], "inbound_rules")
+        check_rules(module.params["outbound_rules"], "outbound_rules")
+        request_body(module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    client = client_for(module)
+    task = FirewallTask(module, client)
+    run_task(module, client, "firewall %s" % module.params["name"], task.run)
+
+
+if __name__ == "__main__":
+    main()

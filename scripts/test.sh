@@ -17,12 +17,14 @@ bash scripts/setup.sh
 source .venv/bin/activate
 export ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
 
-step "lint: ruff, yamllint, ansible-lint (production), role docs"
+step "lint: ruff, yamllint, ansible-lint (production), role docs, changelog fragments"
 ruff check .
 ruff format --check .
 yamllint -s .
 ansible-lint --nocolor -q
 python scripts/role_docs.py --check
+antsibull-changelog lint
+antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 step "ansible-test sanity: the collection's plugins"
 bash scripts/sanity.sh

@@ -50,6 +50,7 @@ def run_tasks(
     *,
     check: bool = False,
     verbose: bool = False,
+    module_defaults: dict[str, Any] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """Run tasks on localhost with ansible-playbook; the process (all its output) and each task's result."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +77,7 @@ def run_tasks(
             "connection": "local",
             "gather_facts": False,
             "vars": {"ansible_python_interpreter": sys.executable},
+            "module_defaults": module_defaults or {},
             "tasks": play_tasks,
         }
     ]

@@ -72,6 +72,9 @@ def test_not_ab_output_is_refused() -> None:
         ab_summary("apr_socket_connect(): Connection refused (111)")
 
 
+REPORT_TEMPLATE = TOP / "playbooks" / "templates" / "loadtest_report.md.j2"
+
+
 def phase(name: str, failed: int = 0, non_2xx: int = 0) -> dict:
     ab_figures = {
         "complete": 1000,
@@ -125,6 +128,7 @@ def test_the_report_says_how_many_failed_and_why(tmp_path: Path) -> None:
             "phases": phases,
             "series": series,
             "context": {"engine": "nginx", "requests": 1000},
+            "template": str(REPORT_TEMPLATE),
         }
     }
     proc, results = run_tasks([task], tmp_path / "work")
@@ -151,3 +155,44 @@ def test_the_report_says_how_many_failed_and_why(tmp_path: Path) -> None:
         check=True,
     )
     assert results[0]["changed"] is True and not (tmp_path / "checked").exists()
+
+
+def test_a_template_of_ones_own_writes_the_report(tmp_path: Path) -> None:
+    template = tmp_path / "short.md.j2"
+    template.write_text(
+        "{% for phase in report.phases %}{{ phase.title }}: {{ phase.failed }} failed of {{ phase.complete }}\n"
+        "{% endfor %}{% for switch in report.switches %}{{ switch.node }} {{ switch.state }}\n{% endfor %}"
+    )
+    task = {
+        "highload.cluster.loadtest_report": {
+            "dest": str(tmp_path / "out"),
+            "phases": [phase("all_up"), phase("switch_off", failed=7, non_2xx=5)],
+            "template": str(template),
+        }
+    }
+    proc, results = run_tasks([task], tmp_path / "work")
+    assert results and not results[0].get("failed"), proc.stdout + proc.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report == "all up: 0 failed of 1000\nswitch off: 7 failed of 1000\nb2 off\n"
+
+
+def test_a_template_that_does_not_render_fails_the_task_and_writes_no_report(tmp_path: Path) -> None:
+    template = tmp_path / "broken.md.j2"
+    template.write_text("{{ report.phases | no_such_filter }}")
+    task = {
+        "highload.cluster.loadtest_report": {
+            "dest": str(tmp_path / "out"),
+            "phases": [phase("all_up")],
+            "template": str(template),
+        }
+    }
+    proc, results = run_tasks([task], tmp_path / "work")
+    assert results and results[0]["failed"] is True, proc.stdout
+    assert "broken.md.j2" in results[0]["msg"] and "no_such_filter" in results[0]["msg"]
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_the_playbook_writes_the_report_from_the_shipped_template() -> None:
+    playbook = (TOP / "playbooks" / "loadtest.yml").read_text()
+    assert 'template: "{{ loadtest_report_template }}"' in playbook
+    assert 'loadtest_report_template: "{{ playbook_dir }}/templates/loadtest_report.md.j2"' in playbook

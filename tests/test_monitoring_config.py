@@ -134,9 +134,35 @@ def test_dashboard_provider_points_at_the_dashboard_folder(grafana_files: Path) 
 
 def test_grafana_ini_has_the_password_and_no_anonymous_access(grafana_files: Path) -> None:
     ini = (grafana_files / "grafana.ini").read_text()
-    assert f"admin_password = {PASSWORD}\n" in ini
+    assert f'admin_password = """{PASSWORD}"""\n' in ini
     assert "[auth.anonymous]\nenabled = false\n" in ini
     assert "allow_sign_up = false" in ini
+
+
+def test_grafana_ini_quotes_a_password_with_comment_characters(tmp_path: Path) -> None:
+    # Unquoted, Grafana's ini reader would cut the value at ; or #.
+    password = "p4ss ;word#1"
+    result = render_grafana(tmp_path, grafana_admin_password=password)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f'admin_password = """{password}"""\n' in (tmp_path / "grafana.ini").read_text()
+
+
+@pytest.mark.parametrize("password", ['long"""enough', "long\nenough"], ids=["triple-quote", "newline"])
+def test_grafana_refuses_a_password_grafana_ini_cannot_hold(tmp_path: Path, password: str) -> None:
+    result = render_grafana(tmp_path, grafana_admin_password=password)
+    assert result.returncode != 0
+    assert "grafana_admin_password must be set" in result.stdout
+    assert not (tmp_path / "grafana.ini").exists()
+
+
+def test_grafana_cli_gets_the_password_on_stdin_not_on_its_command_line() -> None:
+    handlers = yaml.safe_load((TOP / "roles" / "grafana" / "handlers" / "main.yml").read_text())
+    [reset] = [handler for handler in handlers if "reset-admin-password" in str(handler)]
+    command = reset["ansible.builtin.command"]
+    assert "grafana_admin_password" not in str(command["argv"])
+    assert "--password-from-stdin" in command["argv"]
+    assert command["stdin"] == "{{ grafana_admin_password }}"
+    assert reset["no_log"] is True
 
 
 def panel_targets(dashboard: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

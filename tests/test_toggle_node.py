@@ -14,6 +14,8 @@ import requests
 from project import TOP, run_tasks
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
+sys.path.insert(0, str(TOP / ".collections"))
+from ansible_collections.highload.cluster.plugins.filter.metric_sum import metric_sum
 from backend_process import RunningBackend, start_backend
 
 TOKEN = "admin-" + "t0ggle" * 8
@@ -28,8 +30,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
 
 def turns(backend: RunningBackend) -> float:
     """POSTs to /api/turn the backend has answered, from its own metrics."""
-    samples = backend.metrics().items()
-    return sum(value for name, value in samples if name.startswith("requests_total{") and '"/api/turn"' in name)
+    return metric_sum(backend.metrics_page(), "requests_total", {"route": "/api/turn"})
 
 
 def toggle(backend: RunningBackend, state: str, **args: Any) -> dict[str, Any]:

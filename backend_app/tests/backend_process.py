@@ -10,15 +10,26 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
+
+# The collection's reader of Prometheus text (scripts/setup.sh links the collection into .collections).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".collections"))
+from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import samples
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def sample_key(name: str, labels: dict[str, str]) -> str:
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{key}="{value}"' for key, value in sorted(labels.items())) + "}"
 
 
 @dataclass
@@ -35,14 +46,12 @@ class RunningBackend:
     def url(self) -> str:
         return f"http://{self.bind}:{self.port}"
 
+    def metrics_page(self) -> str:
+        return requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
     def metrics(self) -> dict[str, float]:
-        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        samples: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+        """Every sample, keyed as the page writes it: name{label="value",...}, labels in name order."""
+        return {sample_key(name, labels): value for name, labels, value in samples(self.metrics_page())}
 
     def stop(self) -> int:
         if self.proc.poll() is None:

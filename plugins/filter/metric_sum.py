@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, Optional
 
 from ansible.errors import AnsibleFilterError
-
-SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import sample_sum
 
 
 def metric_sum(text: str, name: str, labels: Optional[Dict[str, str]] = None) -> float:
     """The sum of the samples of `name` whose labels include every pair of `labels`."""
-    if not isinstance(text, str):
-        raise AnsibleFilterError("metric_sum: expects the text of a /metrics page")
-    wanted = {key: str(value) for key, value in (labels or {}).items()}
-    total = 0.0
-    for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if not match or match.group("name") != name:
-            continue
-        have = dict(LABEL.findall(match.group("labels") or ""))
-        if all(have.get(key) == value for key, value in wanted.items()):
-            total += float(match.group("value"))
-    return total
+    try:
+        return sample_sum(text, name, labels or {})
+    except ValueError as error:
+        raise AnsibleFilterError("metric_sum: %s" % error) from error
 
 
 class FilterModule:

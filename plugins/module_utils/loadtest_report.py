@@ -1,4 +1,5 @@
-"""The load-test report: a Markdown page with tables per phase, and PNG plots from Prometheus ranges."""
+"""The load-test report: its figures for a Jinja template (Markdown with tables per phase), and PNG plots from
+Prometheus ranges."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ try:
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     HAS_MATPLOTLIB = False
     MATPLOTLIB_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import jinja2
+except ImportError:  # pragma: no cover - reported by render
+    jinja2 = None
 
 PERCENTILES = (50, 95, 99, 100)
 Events = List[Tuple[float, str]]
@@ -75,140 +81,93 @@ def last_served_seconds(series: List[Dict[str, Any]], node: str, since: float, u
     return None if last is None else round(last - since, 1)
 
 
-def phase_rows(phases: List[Dict[str, Any]]) -> List[str]:
-    rows = [
-        "| phase | requests | req/s | mean ms | p50 | p95 | p99 | max | failed |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for phase in phases:
-        ab = phase["ab"]
-        cells = [phase["title"], "%d" % ab["complete"], "%.0f" % ab["requests_per_second"], "%.1f" % ab["mean_ms"]]
-        cells += ["%.0f" % ab["percentiles_ms"].get(str(p), ab["percentiles_ms"].get(p, 0)) for p in PERCENTILES]
-        cells.append("**%d**" % ab["failed"] if ab["failed"] else "0")
-        rows.append("| " + " | ".join(cells) + " |")
-    return rows
+def _phase_figures(phase: Dict[str, Any]) -> Dict[str, Any]:
+    ab = phase["ab"]
+    percentiles = ab["percentiles_ms"]
+    return {
+        "name": phase["name"],
+        "title": phase["title"],
+        "complete": ab["complete"],
+        "requests_per_second": ab["requests_per_second"],
+        "mean_ms": ab["mean_ms"],
+        "percentiles_ms": {p: float(percentiles.get(str(p), percentiles.get(p, 0))) for p in PERCENTILES},
+        **{key: ab[key] for key in ("failed", "non_2xx", "connect_errors", "receive_errors", "exceptions")},
+    }
 
 
-def share_rows(phases: List[Dict[str, Any]]) -> List[str]:
-    names = sorted({name for phase in phases for name in phase["backends"]})
-    rows = ["| phase | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+def _shares(phases: List[Dict[str, Any]], names: List[str]) -> List[Dict[str, Any]]:
+    rows = []
     for phase in phases:
         share = _share(phase["backends"])
-        cells = ["%.1f%% (%d)" % (share[name], phase["backends"][name].get("served", 0)) for name in names]
-        rows.append("| %s | %s |" % (phase["title"], " | ".join(cells)))
+        cells = [{"share": share[name], "served": phase["backends"][name].get("served", 0)} for name in names]
+        rows.append({"title": phase["title"], "cells": cells})
     return rows
 
 
-def failure_notes(phases: List[Dict[str, Any]]) -> List[str]:
-    notes = []
-    for phase in phases:
-        ab = phase["ab"]
-        if ab["failed"]:
-            notes.append(
-                "- %s: **%d failed requests**: %d non-2xx answers, %d connect errors, %d receive errors, "
-                "%d exceptions (from ab's own counts)."
-                % (
-                    phase["title"],
-                    ab["failed"],
-                    ab["non_2xx"],
-                    ab["connect_errors"],
-                    ab["receive_errors"],
-                    ab["exceptions"],
-                )
-            )
-    return notes or ["- Zero failed requests in every phase."]
-
-
-def _switch_line(phase: Dict[str, Any], series: Dict[str, Any], context: Dict[str, Any]) -> str:
+def _switch(phase: Dict[str, Any], series: Dict[str, Any]) -> Dict[str, Any]:
     switch = phase["switch"]
-    offset = float(switch["at"]) - float(phase["started"])
-    when = "%.1f s into the run" % offset if offset >= 0 else "%.1f s before the run" % -offset
-    line = "- %s: %s switched %s at %s UTC, %s." % (
-        phase["title"],
-        switch["node"],
-        switch["state"],
-        _utc(switch["at"]),
-        when,
-    )
-    if switch.get("waited") is not None:
-        line += " The balancer's health checker showed it %s %.1f s later." % (
-            switch["balancer_status"],
-            float(switch["waited"]),
-        )
-    elif context.get("engine") != "openresty" and switch["state"] == "off":
-        line += " The balancer (engine %s) has no health status to time: its checks are passive." % context.get(
-            "engine"
-        )
     after = answered_after_switch(phase)
-    if after is None:
-        return line
-    if switch["state"] == "on":
-        return line + " From then to the end of the run it served %d requests." % after["served"]
-    if after["served"]:
-        line += " **It served %d requests after it was switched off.**" % after["served"]
-    if after["other"]:
-        line += (
-            " While off it answered %d requests, each with a 503 that the balancer retried on another backend."
-            % after["other"]
+    last = None
+    if after is not None and switch["state"] == "off":
+        last = last_served_seconds(
+            series.get("served_total", []), switch["node"], float(switch["at"]), float(phase.get("ended", switch["at"]))
         )
-    else:
-        line += " While off the balancer sent it nothing."
-    last = last_served_seconds(
-        series.get("served_total", []), switch["node"], float(switch["at"]), float(phase.get("ended", switch["at"]))
-    )
-    if last is not None:
-        line += (
-            " Prometheus last saw its served count grow %.1f s after the switch; with a scrape every %s and a"
-            " query step as long, growth until about two scrapes after the switch comes from requests"
-            " served before it." % (last, context.get("scrape_interval"))
-        )
-    return line
+    return {
+        "phase": phase["title"],
+        "node": switch["node"],
+        "state": switch["state"],
+        "clock": _utc(switch["at"]),
+        "offset": float(switch["at"]) - float(phase["started"]),
+        "balancer_status": switch.get("balancer_status"),
+        "waited": None if switch.get("waited") is None else float(switch["waited"]),
+        "after": after,
+        "last_served_seconds": last,
+    }
 
 
-def switch_notes(phases: List[Dict[str, Any]], series: Dict[str, Any], context: Dict[str, Any]) -> List[str]:
-    return [_switch_line(phase, series, context) for phase in phases if phase.get("switch")]
-
-
-def markdown(
+def report_data(
     phases: List[Dict[str, Any]], series: Dict[str, Any], context: Dict[str, Any], images: Dict[str, str]
-) -> str:
-    lines = [
-        "# Load test: %s" % context.get("title", "the highload cluster"),
-        "",
-        "%s, against `%s`: `ab -n %s -c %s` per phase, %d backends, balancer engine `%s`."
-        % (
-            context.get("date", ""),
-            context.get("url", ""),
-            context.get("requests"),
-            context.get("concurrency"),
-            len(context.get("backends", [])),
-            context.get("engine"),
-        ),
-    ]
-    if context.get("notes"):
-        lines += [""] + ["- %s" % note for note in context["notes"]]
-    lines += ["", "## Phases", "", *phase_rows(phases)]
-    lines += ["", "Latencies in milliseconds, as ab measured them from the client.", "", "## Failures", ""]
-    lines += failure_notes(phases)
-    lines += ["", "## Share of the successful requests per backend", "", *share_rows(phases)]
-    lines += ["", "## Switching", "", *(switch_notes(phases, series, context) or ["- No switch in this run."])]
-    totals = context.get("prometheus_totals")
-    if totals:
-        lines += [
-            "",
-            "## What Prometheus saw",
-            "",
-            "Requests served per backend since it started, by Prometheus after the last phase and by the "
-            "backends' own counters:",
-            "",
-            "| backend | Prometheus | counters |",
-            "| --- | ---: | ---: |",
-        ]
-        for name in sorted(totals):
-            lines.append("| %s | %d | %d |" % (name, totals[name], context.get("counter_totals", {}).get(name, 0)))
-    for title, image in images.items():
-        lines += ["", "## %s" % title, "", "![%s](%s)" % (title, image)]
-    return "\n".join(lines) + "\n"
+) -> Dict[str, Any]:
+    """What the report template (variable `report`) gets: the run's context and figures, nothing formatted."""
+    names = sorted({name for phase in phases for name in phase["backends"]})
+    totals = context.get("prometheus_totals") or {}
+    counters = context.get("counter_totals") or {}
+    return {
+        "title": context.get("title", "the highload cluster"),
+        "date": context.get("date", ""),
+        "url": context.get("url", ""),
+        "requests": context.get("requests"),
+        "concurrency": context.get("concurrency"),
+        "backend_count": len(context.get("backends", [])),
+        "engine": context.get("engine"),
+        "scrape_interval": context.get("scrape_interval"),
+        "notes": context.get("notes") or [],
+        "phases": [_phase_figures(phase) for phase in phases],
+        "backend_names": names,
+        "shares": _shares(phases, names),
+        "switches": [_switch(phase, series) for phase in phases if phase.get("switch")],
+        "totals": [
+            {"name": name, "prometheus": totals[name], "counters": counters.get(name, 0)} for name in sorted(totals)
+        ],
+        "images": [{"title": title, "file": image} for title, image in images.items()],
+    }
+
+
+def render(template_path: str, data: Dict[str, Any]) -> str:
+    """The report: the Jinja template at template_path with `report` set to data; ValueError naming the template
+    when it cannot be read or rendered."""
+    if jinja2 is None:
+        raise ValueError("writing the report needs the Python package jinja2")
+    try:
+        with open(template_path, encoding="utf-8") as source:
+            # Markdown, not HTML: nothing to escape.
+            environment = jinja2.Environment(
+                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
+            )
+            template = environment.from_string(source.read())
+        return template.render(report=data)
+    except (OSError, jinja2.TemplateError) as error:
+        raise ValueError("the report template %s: %s" % (template_path, error)) from error
 
 
 def _plot(

@@ -42,8 +42,18 @@ options:
         C(backends), C(engine), C(scrape_interval), C(notes), C(prometheus_totals), C(counter_totals).
     type: dict
     default: {}
+  template:
+    description:
+      - The Jinja template that writes C(report.md), on the host that runs the module. It gets the run's figures
+        as the variable C(report); the template's head comment lists them.
+      - The collection ships one, C(playbooks/templates/loadtest_report.md.j2), which C(playbooks/loadtest.yml)
+        passes unless C(loadtest_report_template) names another.
+      - A template that cannot be read or rendered fails the task, and no report is written.
+    type: path
+    required: true
 requirements:
   - matplotlib
+  - jinja2
 attributes:
   check_mode:
     support: full
@@ -62,6 +72,7 @@ EXAMPLES = r"""
     phases: "{{ loadtest_phases }}"
     series: "{{ loadtest_series }}"
     context: {engine: openresty, requests: 100000, concurrency: 100, backends: "{{ groups.backends }}"}
+    template: "{{ playbook_dir }}/templates/loadtest_report.md.j2"
   delegate_to: localhost
 """
 
@@ -80,7 +91,7 @@ failed_requests:
   description: Failed requests per phase (non-2xx, connect, receive and exception errors).
   returned: always
   type: dict
-  sample: {all_up: 0, switch_off: 0, switch_on: 0}
+  sample: {all_up: 0, switch_off: 0, back_on: 0}
 """
 
 import json
@@ -91,8 +102,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.highload.cluster.plugins.module_utils.loadtest_report import (
     HAS_MATPLOTLIB,
     MATPLOTLIB_IMPORT_ERROR,
-    markdown,
     plots,
+    render,
+    report_data,
 )
 
 
@@ -103,6 +115,7 @@ def main() -> None:
             "phases": {"type": "list", "elements": "dict", "required": True},
             "series": {"type": "dict", "default": {}},
             "context": {"type": "dict", "default": {}},
+            "template": {"type": "path", "required": True},
         },
         supports_check_mode=True,
     )
@@ -124,8 +137,12 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("matplotlib"), exception=MATPLOTLIB_IMPORT_ERROR)
     os.makedirs(dest, exist_ok=True)
     images = plots(series, phases, dest)
+    try:
+        text = render(module.params["template"], report_data(phases, series, context, images))
+    except ValueError as error:
+        module.fail_json(msg=str(error))
     with open(result["report"], "w", encoding="utf-8") as report:
-        report.write(markdown(phases, series, context, images))
+        report.write(text)
     with open(os.path.join(dest, "results.json"), "w", encoding="utf-8") as raw:
         json.dump({"context": context, "phases": phases, "series": series}, raw, indent=1, sort_keys=True)
     result["images"] = [os.path.join(dest, image) for image in images.values()]

@@ -1,3 +1,6 @@
 """The backend service that highload.cluster balances."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# Written once, in pyproject.toml; the installed package's metadata carries it.
+__version__ = version("highload-backend")

@@ -21,6 +21,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wrk (the load generator) and nginx are Debian packages: installed when missing, as root.
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null; }
+fi
 for tool in nginx wrk highload-backend; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done

@@ -33,7 +33,7 @@ step "docker host and base image"
 bash scripts/docker-host.sh
 
 step "pytest: backend_app and the collection"
-pytest -q -p no:cacheprovider backend_app/tests tests
+pytest -q -p no:cacheprovider --durations=15 backend_app/tests tests
 
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   for config in roles/*/molecule/*/molecule.yml; do

@@ -84,7 +84,7 @@ def test_the_shipped_set_refuses_what_a_user_does_not_install() -> None:
         "backend_app/tests/test_metrics.py",
         "backend_app/Dockerfile",
         "plugins/filter/__pycache__/ab_summary.cpython-311.pyc",
-        "inventories/local/secrets/admin_token",
+        "inventories/local/secrets/admin_token.txt",
         "changelogs/fragments/x.yml",
         ".ruff_cache/CACHEDIR.TAG",
     ]

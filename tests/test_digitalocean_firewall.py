@@ -512,7 +512,7 @@ def test_the_admin_token_is_made_once_in_the_inventorys_folder_0600_in_a_0700_fo
     for number in (1, 2, 3):
         fake.cloud.add_droplet(f"backend-{number}", ["highload", "highload-backends"])
     tokens, output = read_tokens(fake, home, inventory_copy)
-    secret = inventory_copy / "secrets" / "admin_token"
+    secret = inventory_copy / "secrets" / "admin_token.txt"
     assert len(set(tokens)) == 1 and len(tokens) == 3, "one token for every backend"
     token = tokens[0]
     assert len(token) >= 32 and token.isalnum()
@@ -534,10 +534,22 @@ def test_the_admin_token_goes_where_the_user_names(
     assert not (inventory_copy / "secrets").exists()
 
 
+def test_the_token_file_is_not_read_as_inventory(tmp_path: Path) -> None:
+    copy = tmp_path / "local"
+    shutil.copytree(TOP / "inventories/local", copy, ignore=shutil.ignore_patterns("secrets"))
+    (copy / "secrets").mkdir(mode=0o700)
+    (copy / "secrets" / "admin_token.txt").write_text("Zq8xT0kenThatMustNotBecomeAHost\n")
+    proc = run("ansible-inventory", "-i", str(copy), "--list")
+    assert proc.returncode == 0, proc.stderr
+    hosts = set(json.loads(proc.stdout)["_meta"]["hostvars"])
+    assert hosts == {"backend-1", "backend-2", "backend-3", "balancer-1", "monitoring-1"}
+    assert "Zq8xT0ken" not in proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("inventory", ["inventories/digitalocean", "inventories/local"])
 def test_the_default_token_file_is_ignored_by_git(inventory: str) -> None:
-    proc = run("git", "check-ignore", "--no-index", "-q", f"{inventory}/secrets/admin_token")
-    assert proc.returncode == 0, f"{inventory}/secrets/admin_token is not in .gitignore"
+    proc = run("git", "check-ignore", "--no-index", "-q", f"{inventory}/secrets/admin_token.txt")
+    assert proc.returncode == 0, f"{inventory}/secrets/admin_token.txt is not in .gitignore"
 
 
 @pytest.mark.parametrize("inventory", ["inventories/digitalocean", "inventories/local"])

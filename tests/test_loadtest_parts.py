@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,12 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 from ansible.errors import AnsibleFilterError
-from project import TOP, run_tasks
+from project import TOP, local_inventory, render_role, run_tasks
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
 sys.path.insert(0, str(TOP / ".collections"))
 from ansible_collections.highload.cluster.plugins.filter.ab_summary import ab_summary
 from ansible_collections.highload.cluster.plugins.filter.metric_sum import metric_sum
+from ansible_collections.highload.cluster.plugins.module_utils import loadtest_report as report_logic
 from backend_process import RunningBackend, start_backend
 
 
@@ -196,3 +198,188 @@ def test_the_playbook_writes_the_report_from_the_shipped_template() -> None:
     playbook = (TOP / "playbooks" / "loadtest.yml").read_text()
     assert 'template: "{{ loadtest_report_template }}"' in playbook
     assert 'loadtest_report_template: "{{ playbook_dir }}/templates/loadtest_report.md.j2"' in playbook
+
+
+# Where the CPU goes: per-request costs from systemd's accounting, and the CPU-only bound they imply.
+
+SERVICES = [
+    {"tier": "balancer", "host": "lb", "unit": "nginx"},
+    {"tier": "sidecar", "host": "b1", "unit": "nginx"},
+    {"tier": "app", "host": "b1", "unit": "highload-backend"},
+    {"tier": "sidecar", "host": "b2", "unit": "nginx"},
+    {"tier": "app", "host": "b2", "unit": "highload-backend"},
+]
+
+
+def readings(balancer_ns: int, sidecar_ns: int, app_ns: int, opens: int) -> dict:
+    backend = {"nginx": sidecar_ns, "highload-backend": app_ns, "tcp_active_opens": 7}
+    return {"lb": {"nginx": balancer_ns, "tcp_active_opens": opens}, "b1": dict(backend), "b2": dict(backend)}
+
+
+def measured_phase() -> dict:
+    """1000 requests through the balancer (600 to b1, 400 to b2) that cost the balancer 0.05 s of CPU,
+    each sidecar 0.03 s and each app 0.2 s, while the balancer opened 1900 connections."""
+    measured = phase("all_up")
+    measured["services"] = {
+        "before": readings(10**9, 2 * 10**9, 5 * 10**9, 100),
+        "after": readings(10**9 + 5 * 10**7, 2 * 10**9 + 3 * 10**7, 5 * 10**9 + 2 * 10**8, 2000),
+    }
+    measured["client_times"] = "Completed 1000 requests\n0m0.001s 0m0.002s\n0m0.040s 0m0.060s\n"
+    return measured
+
+
+@pytest.mark.parametrize(
+    ("slug", "cpus"),
+    [("s-1vcpu-1gb", 1), ("s-2vcpu-2gb", 2), ("s-12vcpu-48gb", 12), ("c-4", 4), ("c2-8", 8), ("g-2vcpu-8gb", 2)],
+)
+def test_a_droplet_size_slug_gives_its_vcpus(slug: str, cpus: int) -> None:
+    assert report_logic.slug_vcpus(slug) == cpus
+
+
+def test_a_size_slug_without_a_cpu_count_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="512mb"):
+        report_logic.slug_vcpus("512mb")
+
+
+def test_the_clients_cpu_is_the_last_times_line_of_its_children() -> None:
+    assert report_logic.client_cpu_seconds(measured_phase()["client_times"]) == pytest.approx(0.1)
+    assert report_logic.client_cpu_seconds("Completed 1000 requests\n") is None
+
+
+def test_each_services_cpu_per_request_is_its_cpu_time_over_the_requests_it_handled() -> None:
+    rows = report_logic.service_costs(measured_phase(), SERVICES)
+    by_service = {(row["tier"], row["host"]): row for row in rows}
+    assert by_service["balancer", "lb"]["requests"] == 1000
+    assert by_service["balancer", "lb"]["per_request"] == pytest.approx(0.05 / 1000)
+    assert by_service["sidecar", "b1"]["requests"] == 600
+    assert by_service["sidecar", "b1"]["per_request"] == pytest.approx(0.03 / 600)
+    assert by_service["app", "b2"]["per_request"] == pytest.approx(0.2 / 400)
+
+
+def test_a_service_that_handled_no_request_has_no_cost_per_request() -> None:
+    idle = measured_phase()
+    idle["backends"]["b2"] = {"served": 0, "other": 0, "total_served": 400, "total_other": 5}
+    rows = report_logic.service_costs(idle, SERVICES)
+    assert [row["per_request"] for row in rows if row["host"] == "b2"] == [None, None]
+
+
+def test_a_tiers_cost_is_its_whole_cpu_time_over_all_its_requests() -> None:
+    costs = report_logic.tier_costs(report_logic.service_costs(measured_phase(), SERVICES))
+    assert costs["balancer"] == pytest.approx(0.05 / 1000)
+    assert costs["sidecar"] == pytest.approx(0.06 / 1000)
+    assert costs["app"] == pytest.approx(0.4 / 1000)
+
+
+def test_the_new_upstream_connections_are_the_balancer_hosts_tcp_active_opens_during_the_phase() -> None:
+    assert report_logic.new_connections(measured_phase(), ["lb"]) == 1900
+    assert report_logic.new_connections(phase("all_up"), ["lb"]) is None
+
+
+COSTS = {"balancer": 50e-6, "sidecar": 60e-6, "app": 400e-6}
+
+
+def test_on_droplets_the_tier_with_less_cpu_for_its_cost_saturates_first() -> None:
+    bound = report_logic.projection(COSTS, balancer_cores=[1], backend_cores=[1, 1, 1])
+    assert bound["per_core"] == pytest.approx(
+        {"balancer": 20000, "sidecar": 1e6 / 60, "app": 2500, "backend": 1e6 / 460}
+    )
+    assert bound["balancer"] == pytest.approx(20000)
+    assert bound["backends"] == pytest.approx(3 * 1e6 / 460)
+    assert bound["first"] == "backends" and bound["requests_per_second"] == pytest.approx(3 * 1e6 / 460)
+    # One balancer core's 20 000 requests/s over a one-vCPU backend's 2 174: it feeds 9.2 such backends.
+    assert bound["backends_per_balancer"] == pytest.approx(9.2)
+
+
+def test_a_small_balancer_in_front_of_big_backends_saturates_first() -> None:
+    bound = report_logic.projection(COSTS, balancer_cores=[1], backend_cores=[16, 16])
+    assert bound["first"] == "balancer" and bound["requests_per_second"] == pytest.approx(20000)
+    assert bound["backends_per_balancer"] == pytest.approx(20000 / (16 * 1e6 / 460))
+
+
+def test_on_shared_cores_every_tier_and_the_client_divide_the_machine() -> None:
+    bound = report_logic.projection({**COSTS, "client": 90e-6}, shared_cores=2)
+    assert bound["requests_per_second"] == pytest.approx(2 / 600e-6)
+    assert bound["first"] == "app", "the tier that takes the largest share of the shared cores"
+    assert bound["backends_per_balancer"] == pytest.approx(9.2), "per core, as on droplets of equal size"
+
+
+def test_no_projection_without_a_cost_for_every_tier() -> None:
+    assert report_logic.projection({**COSTS, "app": None}, shared_cores=2) is None
+
+
+def test_without_cores_only_the_per_core_figures_are_projected() -> None:
+    bound = report_logic.projection(COSTS)
+    assert bound["per_core"]["app"] == pytest.approx(2500) and bound["requests_per_second"] is None
+
+
+def cpu_report(tmp_path: Path, cpu: dict) -> str:
+    task = {
+        "highload.cluster.loadtest_report": {
+            "dest": str(tmp_path / "out"),
+            "phases": [measured_phase(), phase("switch_off")],
+            "context": {"engine": "nginx", "requests": 1000, "cpu": cpu},
+            "template": str(REPORT_TEMPLATE),
+        }
+    }
+    proc, results = run_tasks([task], tmp_path / "work")
+    assert results and not results[0].get("failed"), proc.stdout + proc.stderr
+    return (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_report_shows_the_cpu_per_request_per_phase_and_the_shared_cores_bound(tmp_path: Path) -> None:
+    report = cpu_report(tmp_path, {"services": SERVICES, "shared_cores": 2})
+    assert "## Where the CPU goes" in report and "(a CPU-only bound)" in report
+    # b1's sidecar: 0.03 s over its 600 answers; the second phase read no CPU time.
+    assert "| b1 sidecar | `nginx` | 50 µs | — |" in report
+    assert "| **app tier** | | 400 µs | — |" in report
+    assert "| client (ab, on the controller) | | 100 µs | — |" in report
+    assert "| new upstream connections | | 1900 | — |" in report
+    # 2 cores over 50 + 60 + 400 + 100 µs per request; measured 1000 requests/s.
+    assert "the machine tops out at 3 279 requests/s" in report and "1 000 requests/s, 31% of the bound" in report
+
+
+def test_the_report_names_the_tier_that_saturates_first_on_droplets(tmp_path: Path) -> None:
+    sizes = {"lb": "s-1vcpu-2gb", "b1": "s-2vcpu-2gb", "b2": "s-2vcpu-2gb"}
+    report = cpu_report(tmp_path, {"services": SERVICES, "sizes": sizes, "shared_cores": 2})
+    assert "The balancer carries at most 20 000 requests/s on its 1 vCPU" in report
+    assert "the 2 backends 8 696 on their 4: the **backends** saturate first" in report
+    assert "One balancer feeds 4.6 backends of this size" in report
+
+
+def test_a_run_that_read_no_cpu_time_has_no_cpu_section(tmp_path: Path) -> None:
+    assert "Where the CPU goes" not in cpu_report(tmp_path, {})
+
+
+# Keep-alive where it counts: the balancer's idle upstream pool holds what its workers have in flight.
+
+
+def balancer_keepalive(tmp_path: Path, backends: int, **variables: object) -> int:
+    hosts = {f"backend-{n}": {"ansible_host": f"10.0.0.{n}"} for n in range(1, backends + 1)}
+    inventory = local_inventory({"backends": hosts, "balancer": {"lb": {"ansible_host": "10.0.1.1"}}})
+    proc = render_role(
+        "balancer", "balancer", ["nginx.conf.j2"], inventory, tmp_path, balancer_engine="nginx", **variables
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    conf = (tmp_path / "nginx.conf").read_text()
+    upstream = conf[conf.index("upstream backend {") :]
+    return int(re.search(r"^\s*keepalive (\d+);", upstream, re.M).group(1))
+
+
+def test_the_idle_upstream_pool_grows_with_the_backends_up_to_what_a_worker_holds(tmp_path: Path) -> None:
+    # 256 idle connections per backend, within the 8192 / 2 requests a worker holds at once.
+    assert balancer_keepalive(tmp_path / "three", 3) == 768
+    assert balancer_keepalive(tmp_path / "forty", 40) == 4096
+    assert balancer_keepalive(tmp_path / "small", 3, balancer_worker_connections=512) == 256
+
+
+def test_an_idle_upstream_pool_given_by_hand_is_kept(tmp_path: Path) -> None:
+    assert balancer_keepalive(tmp_path, 3, balancer_upstream_keepalive=64) == 64
+
+
+def test_units_without_cpu_accounting_give_no_cost_but_the_connections_still_count(tmp_path: Path) -> None:
+    unaccounted = measured_phase()
+    for reading in unaccounted["services"].values():
+        for host in ("b1", "b2"):
+            reading[host].update({"nginx": "none", "highload-backend": "none"})
+    assert [row["per_request"] for row in report_logic.service_costs(unaccounted, SERVICES)][1:] == [None] * 4
+    assert report_logic.new_connections(unaccounted, ["lb"]) == 1900

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     Deadline,
@@ -15,6 +15,18 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
 FINGERPRINT_RE = re.compile(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$")
 CREATE_OPTIONS = ("region", "size", "image", "ssh_keys", "tags", "user_data", "monitoring", "ipv6", "vpc_uuid")
 POLL_SECONDS = 2.0
+# Polls of a wait: soon at first (a droplet often has what is waited for within seconds), then
+# further apart, up to POLL_MAX_SECONDS, so that a long wait costs few calls against the rate limit.
+POLL_FIRST_SECONDS = 0.5
+POLL_MAX_SECONDS = 5.0
+
+
+def poll_intervals() -> Iterator[float]:
+    """0.5, 0.75, 1.1, ... seconds, growing by half each time, at most POLL_MAX_SECONDS."""
+    interval = POLL_FIRST_SECONDS
+    while True:
+        yield interval
+        interval = min(interval * 1.5, POLL_MAX_SECONDS)
 
 
 def ssh_key_references(keys: List[Any]) -> List[Any]:
@@ -109,6 +121,7 @@ def list_by_tag(client: DigitalOceanClient, tag: str) -> List[Dict[str, Any]]:
 
 def wait_for_droplet(client: DigitalOceanClient, droplet_id: int, status: str, deadline: Deadline) -> Dict[str, Any]:
     """Poll the droplet until it has the status (and, for active, a public IPv4)."""
+    intervals = poll_intervals()
     while True:
         droplet = client.get("droplets/%s" % droplet_id, expect="droplet")["droplet"]
         facts = droplet_facts(droplet)
@@ -116,12 +129,13 @@ def wait_for_droplet(client: DigitalOceanClient, droplet_id: int, status: str, d
             return droplet
         shown = facts["status"] if facts["status"] != status else "%s without a public IPv4 yet" % status
         what = "droplet %s (%s) to be %s, it is %s" % (facts["name"], droplet_id, status, shown)
-        deadline.pause(what, POLL_SECONDS)
+        deadline.pause(what, next(intervals))
 
 
 def wait_until_gone(client: DigitalOceanClient, droplet_id: int, deadline: Deadline) -> None:
+    intervals = poll_intervals()
     while client.get_or_none("droplets/%s" % droplet_id) is not None:
-        deadline.pause("droplet %s to be deleted" % droplet_id, POLL_SECONDS)
+        deadline.pause("droplet %s to be deleted" % droplet_id, next(intervals))
 
 
 def droplet_actions(client: DigitalOceanClient, droplet_id: int) -> Records:
@@ -150,6 +164,7 @@ def latest_action_id(actions: Records) -> int:
 
 def wait_for_action(client: DigitalOceanClient, action_id: int, deadline: Deadline) -> Dict[str, Any]:
     """Poll an action until it is completed; an errored action is a DigitalOceanError that says so."""
+    intervals = poll_intervals()
     while True:
         action = client.get("actions/%s" % action_id, expect="action")["action"]
         if action.get("status") == "completed":
@@ -160,4 +175,4 @@ def wait_for_action(client: DigitalOceanClient, action_id: int, deadline: Deadli
                 % (action_id, action.get("type")),
                 error_id="errored",
             )
-        deadline.pause("action %s (%s) to complete" % (action_id, action.get("type")), POLL_SECONDS)
+        deadline.pause("action %s (%s) to complete" % (action_id, action.get("type")), next(intervals))

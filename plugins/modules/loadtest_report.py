@@ -8,11 +8,15 @@ module: loadtest_report
 short_description: Write the load test's report (Markdown with PNG plots) from its phases and Prometheus ranges
 version_added: 0.1.0
 description:
-  - Writes C(report.md), C(results.json) and the plots C(requests_per_backend.png) and C(response_time.png)
-    into O(dest), from what C(playbooks/loadtest.yml) measured.
+  - Writes C(report.md), C(results.json) (what it was given, and the CPU section's figures under C(cpu)) and
+    the plots C(requests_per_backend.png) and C(response_time.png) into O(dest), from what
+    C(playbooks/loadtest.yml) measured.
   - The report has per phase the requests per second, latency percentiles and failed requests (as ab counted
     them from the client), each backend's share of the successful requests, when a node was switched and how
     long until the balancer showed it, and what the switched node served after the switch.
+  - Where the phases carry C(services) readings, it also has the CPU time per request of each service (balancer,
+    each backend's sidecar and app) and of the client per phase, the balancer's new upstream connections per
+    phase, and a CPU-only bound of the cluster's requests/s projected from the first phase's costs.
   - Runs where matplotlib is installed, usually the controller (C(delegate_to) localhost).
 options:
   dest:
@@ -25,6 +29,10 @@ options:
         (M(highload.cluster.ab_summary) of the run), C(backends) (per backend C(served), C(other),
         C(total_served), C(total_other)) and C(switch) (C(node), C(state), C(at), C(counts_at_switch),
         C(balancer_status), C(waited)) or null.
+      - Optionally C(services), the hosts' readings just before and after the run, C(before) and C(after),
+        each a mapping of host to a mapping of unit to its C(CPUUsageNSec) and C(tcp_active_opens) to the
+        host's C(ActiveOpens), and C(client_times), what bash's C(times) printed after ab (its last line is
+        ab's user and system CPU time).
     type: list
     elements: dict
     required: true
@@ -40,6 +48,10 @@ options:
     description:
       - What the run was, for the report's header, C(title), C(date), C(url), C(requests), C(concurrency),
         C(backends), C(engine), C(scrape_interval), C(notes), C(prometheus_totals), C(counter_totals).
+      - C(cpu) for the CPU section, C(services) (a list of C(tier) (C(balancer), C(sidecar) or C(app)),
+        C(host), C(unit)), C(sizes) (a mapping of host to its DigitalOcean size slug; the bound uses the slugs'
+        vCPUs when every host has one) and C(shared_cores) (else the cores that every host and the client
+        share; 0 when unknown).
     type: dict
     default: {}
   template:
@@ -138,13 +150,16 @@ def main() -> None:
     os.makedirs(dest, exist_ok=True)
     images = plots(series, phases, dest)
     try:
-        text = render(module.params["template"], report_data(phases, series, context, images))
+        data = report_data(phases, series, context, images)
+        text = render(module.params["template"], data)
     except ValueError as error:
         module.fail_json(msg=str(error))
     with open(result["report"], "w", encoding="utf-8") as report:
         report.write(text)
     with open(os.path.join(dest, "results.json"), "w", encoding="utf-8") as raw:
-        json.dump({"context": context, "phases": phases, "series": series}, raw, indent=1, sort_keys=True)
+        json.dump(
+            {"context": context, "phases": phases, "series": series, "cpu": data["cpu"]}, raw, indent=1, sort_keys=True
+        )
     result["images"] = [os.path.join(dest, image) for image in images.values()]
     module.exit_json(**result)
 

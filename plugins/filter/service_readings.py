@@ -27,7 +27,7 @@ def _parse(text: str) -> Dict[str, Any]:
     unit: Optional[str] = None
     ticks: Dict[str, int] = {}
     for line in text.splitlines():
-        key, _, rest = line.partition(" ")
+        key, rest = [*line.split(" ", 1), ""][:2]
         words = rest.split()
         if key == "tick" and len(words) == 1:
             tick = int(words[0])

@@ -330,12 +330,14 @@ def test_the_report_shows_the_cpu_per_request_per_phase_and_the_shared_cores_bou
     report = cpu_report(tmp_path, {"services": SERVICES, "shared_cores": 2})
     assert "## Where the CPU goes" in report and "(a CPU-only bound)" in report
     # b1's sidecar: 0.03 s over its 600 answers; the second phase read no CPU time.
-    assert "| b1 sidecar | `nginx` | 50 µs | — |" in report
-    assert "| **app tier** | | 400 µs | — |" in report
-    assert "| client (ab, on the controller) | | 100 µs | — |" in report
-    assert "| new upstream connections | | 1900 | — |" in report
+    assert "| b1 sidecar | `nginx` | — | 50 µs | — |" in report
+    assert "| **app tier** | | | 400 µs | — |" in report
+    assert "| client (ab, on the controller) | | bash's `times` | 100 µs | — |" in report
+    assert "| new upstream connections | | `/proc/net/snmp` | 1900 | — |" in report
     # 2 cores over 50 + 60 + 400 + 100 µs per request; measured 1000 requests/s.
     assert "the machine tops out at 3 279 requests/s" in report and "1 000 requests/s, 31% of the bound" in report
+    assert "(400 µs of the 610 µs each request costs in all)" in report
+    assert "the backends would saturate first while they are fewer than 9.2, the balancer beyond" in report
 
 
 def test_the_report_names_the_tier_that_saturates_first_on_droplets(tmp_path: Path) -> None:
@@ -383,3 +385,46 @@ def test_units_without_cpu_accounting_give_no_cost_but_the_connections_still_cou
             reading[host].update({"nginx": "none", "highload-backend": "none"})
     assert [row["per_request"] for row in report_logic.service_costs(unaccounted, SERVICES)][1:] == [None] * 4
     assert report_logic.new_connections(unaccounted, ["lb"]) == 1900
+
+
+def proc_read_phase() -> dict:
+    """measured_phase(), its backends' units read from /proc (systemd kept no CPU time for them)."""
+    read = measured_phase()
+    for reading in read["services"].values():
+        reading["lb"]["cpu_sources"] = {"nginx": "systemd"}
+        for host in ("b1", "b2"):
+            reading[host]["cpu_sources"] = {"nginx": "proc", "highload-backend": "proc"}
+    return read
+
+
+def test_each_services_cost_says_where_its_cpu_time_was_read() -> None:
+    rows = report_logic.service_costs(proc_read_phase(), SERVICES)
+    assert [row["source"] for row in rows] == ["systemd", "proc", "proc", "proc", "proc"]
+    assert rows[1]["per_request"] == pytest.approx(0.03 / 600)
+
+
+def test_a_service_read_from_systemd_before_and_from_proc_after_has_no_cost() -> None:
+    mixed = proc_read_phase()
+    mixed["services"]["before"]["b1"]["cpu_sources"] = {"nginx": "systemd", "highload-backend": "proc"}
+    rows = report_logic.service_costs(mixed, SERVICES)
+    assert rows[1]["source"] is None and rows[1]["per_request"] is None
+    assert rows[2]["per_request"] == pytest.approx(0.2 / 600)
+
+
+def test_the_report_labels_cpu_times_read_from_proc_and_says_what_they_miss(tmp_path: Path) -> None:
+    task = {
+        "highload.cluster.loadtest_report": {
+            "dest": str(tmp_path / "out"),
+            "phases": [proc_read_phase()],
+            "context": {"engine": "nginx", "requests": 1000, "cpu": {"services": SERVICES, "shared_cores": 2}},
+            "template": str(REPORT_TEMPLATE),
+        }
+    }
+    proc, results = run_tasks([task], tmp_path / "work")
+    assert results and not results[0].get("failed"), proc.stdout + proc.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| lb balancer | `nginx` | systemd | 50 µs |" in report
+    assert "| b1 sidecar | `nginx` | /proc | 50 µs |" in report
+    assert "A process that ends during a phase takes its CPU time with it" in report
+    cpu = json.loads((tmp_path / "out" / "results.json").read_text())["cpu"]
+    assert cpu["sources"] == ["proc", "systemd"]

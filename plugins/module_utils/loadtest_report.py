@@ -173,18 +173,39 @@ def _delta(phase: Dict[str, Any], host: str, key: str) -> Optional[float]:
     return None if before is None or after is None else after - before
 
 
+def _source(phase: Dict[str, Any], when: str, host: str, unit: str) -> Optional[str]:
+    return phase.get("services", {}).get(when, {}).get(host, {}).get("cpu_sources", {}).get(unit)
+
+
+def _two_sources(phase: Dict[str, Any], host: str, unit: str) -> bool:
+    before, after = _source(phase, "before", host, unit), _source(phase, "after", host, unit)
+    return bool(before and after and before != after)
+
+
+def cpu_source(phase: Dict[str, Any], host: str, unit: str) -> Optional[str]:
+    """Where the unit's CPU time was read in the phase: `systemd` (CPUUsageNSec) or `proc` (its processes'
+    times, filter service_readings); None when unread, or read from one at the start and the other at the end."""
+    if _two_sources(phase, host, unit):
+        return None
+    return _source(phase, "after", host, unit) or _source(phase, "before", host, unit)
+
+
 def service_costs(phase: Dict[str, Any], services: List[Dict[str, str]]) -> List[Dict[str, Any]]:
-    """Per service (tier, host, unit): its CPU seconds in the phase (CPUUsageNSec after minus before), the
-    requests it handled (the balancer: all of ab's; a backend's sidecar and app: that backend's answers) and
-    the CPU seconds per request (None when it handled none or was not read)."""
+    """Per service (tier, host, unit): where its CPU time was read (cpu_source), its CPU seconds in the phase
+    (after minus before), the requests it handled (the balancer: all of ab's; a backend's sidecar and app: that
+    backend's answers) and the CPU seconds per request (None when it handled none, was not read, or was read
+    from systemd at one end and from /proc at the other)."""
     rows = []
     for service in services:
         nanoseconds = _delta(phase, service["host"], service["unit"])
+        if _two_sources(phase, service["host"], service["unit"]):
+            nanoseconds = None
         seconds = None if nanoseconds is None else nanoseconds / 1e9
         requests = _requests(phase, service["tier"], service["host"])
         rows.append(
             {
                 **service,
+                "source": cpu_source(phase, service["host"], service["unit"]),
                 "seconds": seconds,
                 "requests": requests,
                 "per_request": None if seconds is None else _per_request(seconds, requests),
@@ -289,9 +310,14 @@ def _cpu(phases: List[Dict[str, Any]], context: Dict[str, Any]) -> Optional[Dict
     return {
         "phases": [phase["title"] for phase in phases],
         "services": [
-            {**service, "per_request": [rows[index]["per_request"] for rows in per_phase]}
+            {
+                **service,
+                "source": next((rows[index]["source"] for rows in per_phase if rows[index]["source"]), None),
+                "per_request": [rows[index]["per_request"] for rows in per_phase],
+            }
             for index, service in enumerate(services)
         ],
+        "sources": sorted({row["source"] for rows in per_phase for row in rows if row["source"]}),
         "tiers": [{"tier": tier, "per_request": [costs[tier] for costs in tiers]} for tier in TIERS],
         "client": client,
         "new_connections": [new_connections(phase, balancers) for phase in phases],

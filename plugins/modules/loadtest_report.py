@@ -15,8 +15,9 @@ description:
     them from the client), each backend's share of the successful requests, when a node was switched and how
     long until the balancer showed it, and what the switched node served after the switch.
   - Where the phases carry C(services) readings, it also has the CPU time per request of each service (balancer,
-    each backend's sidecar and app) and of the client per phase, the balancer's new upstream connections per
-    phase, and a CPU-only bound of the cluster's requests/s projected from the first phase's costs.
+    each backend's sidecar and app, each labelled with where its CPU time was read) and of the client per
+    phase, the balancer's new upstream connections per phase, and a CPU-only bound of the cluster's requests/s
+    projected from the first phase's costs.
   - Runs where matplotlib is installed, usually the controller (C(delegate_to) localhost).
 options:
   dest:
@@ -30,9 +31,10 @@ options:
         C(total_served), C(total_other)) and C(switch) (C(node), C(state), C(at), C(counts_at_switch),
         C(balancer_status), C(waited)) or null.
       - Optionally C(services), the hosts' readings just before and after the run, C(before) and C(after),
-        each a mapping of host to a mapping of unit to its C(CPUUsageNSec) and C(tcp_active_opens) to the
-        host's C(ActiveOpens), and C(client_times), what bash's C(times) printed after ab (its last line is
-        ab's user and system CPU time).
+        each a mapping of host to what P(highload.cluster.service_readings#filter) makes of its reading (each unit's
+        CPU time in nanoseconds, C(cpu_sources) saying per unit whether it came from C(systemd) or C(proc), and
+        C(tcp_active_opens), the host's C(ActiveOpens)), and C(client_times), what bash's C(times) printed
+        after ab (its last line is ab's user and system CPU time).
     type: list
     elements: dict
     required: true

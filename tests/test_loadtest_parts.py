@@ -383,3 +383,15 @@ def test_units_without_cpu_accounting_give_no_cost_but_the_connections_still_cou
             reading[host].update({"nginx": "none", "highload-backend": "none"})
     assert [row["per_request"] for row in report_logic.service_costs(unaccounted, SERVICES)][1:] == [None] * 4
     assert report_logic.new_connections(unaccounted, ["lb"]) == 1900
+
+
+def test_an_operations_steps_are_marked_on_the_plots_and_listed_with_their_time_into_the_run() -> None:
+    during = {
+        **phase("rolling_update"),
+        "events": [{"at": 100.5, "label": "b1 drained (0.1.0)"}, {"at": 101.5, "label": "b1 back (0.1.1)"}],
+    }
+    assert report_logic.switch_events([during]) == [(100.5, "b1 drained (0.1.0)"), (101.5, "b1 back (0.1.1)")]
+    steps = report_logic.report_data([during], {}, {}, {})["steps"]
+    labelled = [(step["label"], step["offset"]) for step in steps]
+    assert labelled == [("b1 drained (0.1.0)", 0.5), ("b1 back (0.1.1)", 1.5)]
+    assert all(step["phase"] == "rolling update" and step["clock"] for step in steps)

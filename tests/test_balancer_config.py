@@ -125,15 +125,23 @@ def engine_settings(prefix: Path) -> dict[str, dict[str, str]]:
 
 
 def render(
-    engine: str, upstream_port: int, lb_address: str = "127.0.0.1", **overrides: object
+    engine: str,
+    upstream_port: int,
+    lb_address: str = "127.0.0.1",
+    extra_groups: dict[str, list[str]] | None = None,
+    **overrides: object,
 ) -> tuple[subprocess.CompletedProcess[str], Balancer]:
-    """The balancer's config; lb_address is the balancer host's own address (its ansible_host)."""
+    """The balancer's config; lb_address is the balancer host's own address (its ansible_host);
+    extra_groups: more inventory groups, of the backends by name."""
     prefix = Path(tempfile.mkdtemp(prefix=f"balancer-{engine}-"))
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
     balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
     balancer.status_port = free_port_on_all(["127.0.0.1", *STATUS_TEST_ADDRESSES])
     backends = {f"backend-{n}": {"ansible_host": address} for n, address in enumerate(BACKEND_ADDRESSES, start=1)}
-    inventory = local_inventory({"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}}})
+    groups = {"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}}}
+    for group, names in (extra_groups or {}).items():
+        groups[group] = {name: backends[name] for name in names}
+    inventory = local_inventory(groups)
     variables = {
         "balancer_engine": engine,
         "balancer_engine_settings": engine_settings(prefix),
@@ -427,3 +435,48 @@ def test_readme_names_the_labels_of_the_checkers_metrics() -> None:
     assert "nginx_upstream_status_info{name,endpoint,status,role}" in readme
     assert "nginx_upstream_status_info{name,status}" in readme
     assert "`nginx_upstream_status_info{name,endpoint,status}`" not in readme
+
+
+def server_lines(conf: str) -> list[str]:
+    """The upstream's server lines, as `address:port [down]  # name`, in order."""
+    return [line.strip() for line in conf.splitlines() if line.strip().startswith("server ") and "# backend-" in line]
+
+
+def test_a_server_marked_down_keeps_its_place_and_gets_no_request(backends: list[RunningBackend]) -> None:
+    result, rendered = render("nginx", backends[0].port, balancer_upstream_down=["backend-2"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    start(rendered)
+    try:
+        lines = server_lines(rendered.conf.read_text())
+        assert [line.split("# ")[1] for line in lines] == ["backend-1", "backend-2", "backend-3"]
+        assert [" down;" in line for line in lines] == [False, True, False]
+        served = burst(rendered.url, 150)
+        assert set(served) == {(200, "backend-1"), (200, "backend-3")}, served
+        assert sum(served.values()) == 150
+    finally:
+        stop(rendered)
+
+
+def test_marking_down_a_host_outside_the_upstream_is_refused(backends: list[RunningBackend]) -> None:
+    result, rendered = render("nginx", backends[0].port, balancer_upstream_down=["backend-9"])
+    shutil.rmtree(rendered.prefix, ignore_errors=True)
+    assert result.returncode != 0
+    assert "balancer_upstream_down" in result.stdout
+
+
+def rendered_order(backends: list[RunningBackend], **overrides: object) -> list[str]:
+    """The upstream's server names, in order, of the nginx engine's rendered config."""
+    result, rendered = render("nginx", backends[0].port, **overrides)
+    conf = rendered.conf.read_text() if result.returncode == 0 else ""
+    shutil.rmtree(rendered.prefix, ignore_errors=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [line.split("# ")[1] for line in server_lines(conf)]
+
+
+def test_removing_a_server_moved_last_keeps_every_other_server_in_its_place(backends: list[RunningBackend]) -> None:
+    # OpenResty's checker gives the server at position i the UP/DOWN the old config had at i after a reload.
+    assert rendered_order(backends) == ["backend-1", "backend-2", "backend-3"]
+    moved = rendered_order(backends, balancer_upstream_last=["backend-1"])
+    assert moved == ["backend-2", "backend-3", "backend-1"]
+    kept = rendered_order(backends, balancer_upstream_group="kept", extra_groups={"kept": ["backend-2", "backend-3"]})
+    assert kept == moved[: len(kept)]

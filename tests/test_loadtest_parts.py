@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from ansible.errors import AnsibleFilterError
-from project import TOP, local_inventory, render_role, run_tasks
+from project import TOP, local_inventory, render_role, run, run_tasks
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
 sys.path.insert(0, str(TOP / ".collections"))
@@ -428,3 +428,78 @@ def test_the_report_labels_cpu_times_read_from_proc_and_says_what_they_miss(tmp_
     assert "A process that ends during a phase takes its CPU time with it" in report
     cpu = json.loads((tmp_path / "out" / "results.json").read_text())["cpu"]
     assert cpu["sources"] == ["proc", "systemd"]
+
+
+def test_an_operations_steps_are_marked_on_the_plots_and_listed_with_their_time_into_the_run() -> None:
+    during = {
+        **phase("rolling_update"),
+        "events": [{"at": 100.5, "label": "b1 drained (0.1.0)"}, {"at": 101.5, "label": "b1 back (0.1.1)"}],
+    }
+    assert report_logic.switch_events([during]) == [(100.5, "b1 drained (0.1.0)"), (101.5, "b1 back (0.1.1)")]
+    steps = report_logic.report_data([during], {}, {}, {})["steps"]
+    labelled = [(step["label"], step["offset"]) for step in steps]
+    assert labelled == [("b1 drained (0.1.0)", 0.5), ("b1 back (0.1.1)", 1.5)]
+    assert all(step["phase"] == "rolling update" and step["clock"] for step in steps)
+
+
+FAKE_ROLLING_UPDATE = """
+- name: A stand-in for rolling_update.yml that writes the record the real one writes
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the record
+      ansible.builtin.copy:
+        dest: "{{ rolling_update_record }}"
+        mode: "0644"
+        content: >-
+          {{ {'b1': {'version_before': '1.0', 'version_after': '1.1', 'drain_started': 10.0,
+                     'back_started': 12.0, 'serving': 13.0, 'source': backend_source_dir}} | to_json }}
+"""
+
+
+def test_an_operation_runs_on_the_same_inventory_with_its_variables_and_becomes_the_phases_events(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "rolling_update.yml").write_text(FAKE_ROLLING_UPDATE)
+    (tmp_path / "inventory.json").write_text(json.dumps(local_inventory({"backends": {"b1": {}}})))
+    (tmp_path / "run.yml").write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {"ansible.builtin.set_fact": {"loadtest_operation_events": []}},
+                        {"ansible.builtin.include_tasks": str(TOP / "playbooks/tasks/loadtest_operation.yml")},
+                        {
+                            "ansible.builtin.copy": {
+                                "dest": str(tmp_path / "events.json"),
+                                "mode": "0644",
+                                "content": "{{ loadtest_operation_events | to_json }}",
+                            }
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    extra = {
+        "loadtest_operation": "rolling_update",
+        "loadtest_results_path": str(tmp_path / "results"),
+        "loadtest_during_vars": {"backend_source_dir": "/new/source"},
+    }
+    proc = run(
+        "ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "run.yml"), "-e", json.dumps(extra)
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = json.loads((tmp_path / "events.json").read_text())
+    assert [event["label"] for event in events] == [
+        "rolling_update starts",
+        "b1 drained (1.0)",
+        "b1 upgraded to 1.1",
+        "b1 back, served by the balancer",
+        "rolling_update done",
+    ]
+    assert [event["at"] for event in events[1:4]] == [10.0, 12.0, 13.0]
+    record = json.loads((tmp_path / "results" / "rolling_update.json").read_text())
+    assert record["b1"]["source"] == "/new/source"

@@ -229,3 +229,23 @@ def test_sidecar_still_proxies_the_app_and_guards_metrics(app: RunningBackend) -
         assert "10.9.8.7" in sidecar.conf.read_text()  # the monitoring host may too
     finally:
         stop(sidecar)
+
+
+def in_flight(page: str) -> int:
+    """Requests in flight on a stub_status page, the one asking excluded."""
+    found = re.search(r"Reading: (\d+) Writing: (\d+)", page)
+    assert found, page
+    return int(found[1]) + int(found[2]) - 1
+
+
+def test_sidecar_status_counts_requests_in_flight_for_loopback_only(app: RunningBackend) -> None:
+    sidecar = running(app)
+    try:
+        assert in_flight(requests.get(sidecar.url + "/sidecar-status", timeout=5).text) == 0
+        with socket.create_connection(("127.0.0.1", sidecar.port), timeout=5) as client:
+            client.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")  # a request still arriving
+            time.sleep(0.3)
+            assert in_flight(requests.get(sidecar.url + "/sidecar-status", timeout=5).text) == 1
+        assert "deny all;\n            stub_status;" in sidecar.conf.read_text()
+    finally:
+        stop(sidecar)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 
 import requests
 from backend_process import RunningBackend
@@ -77,3 +78,11 @@ def test_concurrent_flips_are_not_lost(multi_backend: RunningBackend) -> None:
         codes = list(pool.map(flip, range(40)))
     assert codes == [200] * 40
     assert requests.get(multi_backend.url + "/api/status", timeout=5).json()["status"] == "on"
+
+
+def test_status_names_the_installed_version(backend: RunningBackend) -> None:
+    on = requests.get(backend.url + "/api/status", timeout=5)
+    assert on.json() == {"node": "node-test", "status": "on", "version": version("highload-backend")}
+    requests.post(backend.url + "/api/turn?state=off", timeout=5)
+    off = requests.get(backend.url + "/api/status", timeout=5)
+    assert (off.status_code, off.json()["version"]) == (503, version("highload-backend"))

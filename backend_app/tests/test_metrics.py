@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 
 import requests
 from backend_process import RunningBackend
@@ -59,3 +60,9 @@ def test_latency_histogram_is_in_seconds(backend: RunningBackend) -> None:
     samples = backend.metrics()
     total = samples['response_time_seconds_sum{route="/api/dummy"}']
     assert 0 < total < wall, "latency is not measured in seconds"
+
+
+def test_metrics_name_the_installed_version(backend: RunningBackend) -> None:
+    samples = backend.metrics()
+    info = {name: value for name, value in samples.items() if name.startswith("backend_info")}
+    assert info == {f'backend_info{{version="{version("highload-backend")}"}}': 1.0}

@@ -40,13 +40,30 @@ def _share(backends: Dict[str, Dict[str, float]]) -> Dict[str, float]:
 
 
 def switch_events(phases: List[Dict[str, Any]]) -> Events:
-    """(time, label) of every switch in the experiment, for the plots' markers."""
+    """(time, label) of every switch in the experiment and every step of an operation run during it
+    (a phase's `events`: at, label), for the plots' markers."""
     events = []
     for phase in phases:
         switch = phase.get("switch")
         if switch:
             events.append((float(switch["at"]), "%s %s" % (switch["node"], switch["state"])))
+        events.extend((float(event["at"]), str(event["label"])) for event in phase.get("events") or [])
     return events
+
+
+def _steps(phases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The steps of an operation run during a phase (loadtest_during), in time order."""
+    steps = [
+        {
+            "phase": phase["title"],
+            "label": str(event["label"]),
+            "clock": _utc(float(event["at"])),
+            "offset": float(event["at"]) - float(phase["started"]),
+        }
+        for phase in phases
+        for event in phase.get("events") or []
+    ]
+    return sorted(steps, key=lambda step: (step["phase"], step["offset"]))
 
 
 def answered_after_switch(phase: Dict[str, Any]) -> Optional[Dict[str, float]]:
@@ -357,6 +374,7 @@ def report_data(
         "backend_names": names,
         "shares": _shares(phases, names),
         "switches": [_switch(phase, series) for phase in phases if phase.get("switch")],
+        "steps": _steps(phases),
         "totals": [
             {"name": name, "prometheus": totals[name], "counters": counters.get(name, 0)} for name in sorted(totals)
         ],

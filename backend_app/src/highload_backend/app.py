@@ -12,6 +12,7 @@ import logging
 from time import perf_counter
 from typing import Any
 
+from highload_backend import __version__
 from highload_backend.config import Settings
 from highload_backend.metrics import RequestMetrics
 from highload_backend.request_body import BodyReader
@@ -47,8 +48,9 @@ class Backend:
         self.bodies = BodyReader(settings.max_body, settings.body_timeout, settings.max_body_readers)
         node = settings.node_name
         self._dummy_on = _json({"node": node, "status": "ok"})
-        self._status_on = _json({"node": node, "status": "on"})
+        self._status_on = _json({"node": node, "status": "on", "version": __version__})
         self._off = _json({"node": node, "status": "off"})
+        self._status_off = _json({"node": node, "status": "off", "version": __version__})
         self._token = settings.admin_token.encode()
 
     def __rsgi_init__(self, loop: Any) -> None:
@@ -70,7 +72,7 @@ class Backend:
                 protocol.response_bytes(200, JSON_HEADERS, self._dummy_on if path == "/api/dummy" else self._status_on)
             else:
                 status = 503
-                protocol.response_bytes(503, JSON_HEADERS, self._off)
+                protocol.response_bytes(503, JSON_HEADERS, self._off if path == "/api/dummy" else self._status_off)
             self.metrics.observe(method, path, status, perf_counter() - started)
             return
         allowed = ROUTES.get(path)
@@ -101,7 +103,7 @@ class Backend:
         self.bodies.check_length(scope.headers.get("content-length"))
         if path == "/api/dummy":
             return (200, self._dummy_on, []) if self.switch.is_on() else (503, self._off, [])
-        return (200, self._status_on, []) if self.switch.is_on() else (503, self._off, [])
+        return (200, self._status_on, []) if self.switch.is_on() else (503, self._status_off, [])
 
     async def turn(self, scope: Any, protocol: Any) -> tuple[int, bytes, Headers]:
         # The token first: a client without it never gets to hold a body-reader slot.

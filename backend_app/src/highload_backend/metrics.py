@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from highload_backend import __version__
 from highload_backend.config import MULTIPROC_ENV
 from highload_backend.switch import Switch
 
@@ -60,7 +61,7 @@ class RequestMetrics:
 
 
 class SwitchCollector(Collector):
-    """Reports the switch as `backend_on` (1 on, 0 off) at scrape time."""
+    """Reports the switch as `backend_on` (1 on, 0 off) at scrape time, and the version as `backend_info`."""
 
     def __init__(self, switch: Switch, node: str) -> None:
         self._switch = switch
@@ -70,6 +71,10 @@ class SwitchCollector(Collector):
         gauge = GaugeMetricFamily("backend_on", "1 while the node is on, 0 while it is switched off.", labels=("node",))
         gauge.add_metric((self._node,), 1.0 if self._switch.is_on() else 0.0)
         yield gauge
+        # The installed version: Prometheus then shows which version served when.
+        info = GaugeMetricFamily("backend_info", "The backend's installed version; always 1.", labels=("version",))
+        info.add_metric((__version__,), 1.0)
+        yield info
 
 
 def serve_metrics(address: str, port: int, switch: Switch, node: str) -> socket.socket:

@@ -18,21 +18,30 @@ fi
 source .venv/bin/activate
 ansible-playbook -i inventories/local playbooks/local_cluster.yml
 ansible-playbook -i inventories/local playbooks/site.yml
-hosts_of() { ansible -i inventories/local "$1" --list-hosts | tail -n +2; }
-show() {  # each host of a group: its /api/dummy answer through port 80
-  local host address
-  for host in $(hosts_of "$1"); do
+# Each host of a group with its value of a role's setting: the inventory's, else
+# the owning role's default, as the roles themselves read it. Lines "host value".
+setting_of() {
+  ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+    ansible -i inventories/local "$1" -m ansible.builtin.debug \
+    -a "msg={{ $2 | default(lookup('highload.cluster.role_default', '$2')) }}" |
+    python3 -c 'import json, sys
+for host, result in sorted(json.load(sys.stdin)["plays"][0]["tasks"][0]["hosts"].items()):
+    print(host, result["msg"])'
+}
+show() {  # each host of a group: its /api/dummy answer at its port
+  local host port address
+  setting_of "$1" "$2" | while read -r host port; do
     address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "highload-$host")
-    printf '  %-12s http://%s/api/dummy  ->  %s\n' "$host" "$address" \
-      "$(curl -fsS --max-time 5 "http://$address/api/dummy" || echo 'no answer')"
+    printf '  %-12s http://%s:%s/api/dummy  ->  %s\n' "$host" "$address" "$port" \
+      "$(curl -fsS --max-time 5 "http://$address:$port/api/dummy" || echo 'no answer')"
   done
 }
 echo
 echo "The local cluster is up:"
-show backends
-show balancer
-for host in $(hosts_of monitoring); do
-  printf '  %-12s Prometheus (loopback): docker exec highload-%s curl -s localhost:9090/api/v1/targets\n' "$host" "$host"
+show backends nginx_sidecar_listen_port
+show balancer balancer_listen_port
+setting_of monitoring prometheus_port | while read -r host port; do
+  printf '  %-12s Prometheus (loopback): docker exec highload-%s curl -s localhost:%s/api/v1/targets\n' "$host" "$host" "$port"
 done
 if [ "${HIGHLOAD_SKIP_LOADTEST:-0}" != 1 ]; then
   echo

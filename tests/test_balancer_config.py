@@ -137,7 +137,11 @@ def render(
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
     balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
     balancer.status_port = free_port_on_all(["127.0.0.1", *STATUS_TEST_ADDRESSES])
-    backends = {f"backend-{n}": {"ansible_host": address} for n, address in enumerate(BACKEND_ADDRESSES, start=1)}
+    # Each backend's sidecar port, as its inventory gives it: the balancer follows it.
+    backends = {
+        f"backend-{n}": {"ansible_host": address, "nginx_sidecar_listen_port": upstream_port}
+        for n, address in enumerate(BACKEND_ADDRESSES, start=1)
+    }
     groups = {"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}}}
     for group, names in (extra_groups or {}).items():
         groups[group] = {name: backends[name] for name in names}
@@ -147,7 +151,6 @@ def render(
         "balancer_engine_settings": engine_settings(prefix),
         "balancer_listen_port": balancer.port,
         "balancer_status_port": balancer.status_port,
-        "balancer_upstream_port": upstream_port,
         "balancer_fail_timeout": "1s",
         "balancer_worker_processes": "2",
         **overrides,

@@ -20,7 +20,7 @@ SHIPPED = [
     r"changelogs(/(changelog|config)\.yaml)?",
     r"meta(/runtime\.yml)?",
     r"plugins(/README\.md)?",
-    r"plugins/(doc_fragments|filter|inventory|module_utils|modules|test)(/\w+\.(py|yml))?",
+    r"plugins/(doc_fragments|filter|inventory|lookup|module_utils|modules|test)(/\w+\.(py|yml))?",
     r"roles(/\w+(/README\.md)?)?",
     rf"roles/\w+/({ROLE_PARTS})(/[\w.-]+)*",
     r"playbooks(/[\w.-]+)*",
@@ -39,6 +39,7 @@ REQUIRED = [
     "meta/runtime.yml",
     "plugins/modules/droplet.py",
     "plugins/filter/node_addresses.py",
+    "plugins/lookup/role_default.py",  # the roles read each other's defaults with it
     "plugins/inventory/droplets.py",
     "roles/backend/tasks/main.yml",
     "roles/balancer/templates/nginx.conf.j2",

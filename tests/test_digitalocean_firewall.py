@@ -535,22 +535,44 @@ def test_the_admin_token_goes_where_the_user_names(
 
 
 def test_the_token_file_is_not_read_as_inventory(tmp_path: Path) -> None:
-    copy = tmp_path / "local"
-    shutil.copytree(TOP / "inventories/local", copy, ignore=shutil.ignore_patterns("secrets"))
+    """DigitalOcean's inventory keeps its token in its own folder: the file's name alone keeps it out."""
+    copy = tmp_path / "digitalocean"
+    shutil.copytree(TOP / INVENTORY, copy, ignore=shutil.ignore_patterns("secrets", "highload.droplets.yml"))
+    (copy / "hosts.yml").write_text("all:\n  hosts:\n    backend-1:\n")  # a droplet, without asking the API
     (copy / "secrets").mkdir(mode=0o700)
     (copy / "secrets" / "admin_token.txt").write_text("Zq8xT0kenThatMustNotBecomeAHost\n")
     # Not the project's ansible.cfg ignore_patterns: a user's config has none, so the name alone must do it.
     proc = run("ansible-inventory", "-i", str(copy), "--list", env={"ANSIBLE_INVENTORY_IGNORE_REGEX": "^$"})
     assert proc.returncode == 0, proc.stderr
-    hosts = set(json.loads(proc.stdout)["_meta"]["hostvars"])
-    assert hosts == {"backend-1", "backend-2", "backend-3", "balancer-1", "monitoring-1"}
+    assert set(json.loads(proc.stdout)["_meta"]["hostvars"]) == {"backend-1"}
     assert "Zq8xT0ken" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("inventory", ["inventories/digitalocean", "inventories/local"])
-def test_the_default_token_file_is_ignored_by_git(inventory: str) -> None:
-    proc = run("git", "check-ignore", "--no-index", "-q", f"{inventory}/secrets/admin_token.txt")
-    assert proc.returncode == 0, f"{inventory}/secrets/admin_token.txt is not in .gitignore"
+def test_the_default_token_file_is_ignored_by_git() -> None:
+    proc = run("git", "check-ignore", "--no-index", "-q", f"{INVENTORY}/secrets/admin_token.txt")
+    assert proc.returncode == 0, f"{INVENTORY}/secrets/admin_token.txt is not in .gitignore"
+
+
+@pytest.mark.parametrize("xdg", [False, True])
+def test_the_local_inventorys_token_is_made_in_the_users_config_folder_not_in_the_checkout(
+    tmp_path: Path, xdg: bool
+) -> None:
+    home = tmp_path / "home"
+    config = tmp_path / "xdg" if xdg else home / ".config"
+    play = tmp_path / "read.yml"
+    play.write_text(json.dumps(READ_TOKENS))
+    out = tmp_path / "tokens.json"
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(config) if xdg else ""}
+    files = ("git", "status", "--porcelain", "--ignored", "--untracked-files=all", "inventories/local")
+    before = run(*files).stdout
+    proc = run("ansible-playbook", "-i", "inventories/local", str(play), "-e", f"out={out}", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tokens = json.loads(out.read_text())
+    secret = config / "highload.cluster" / "local" / "admin_token"
+    assert len(set(tokens)) == 1 and secret.read_text().strip() == tokens[0]
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
+    assert run(*files).stdout == before, "nothing new in the inventory's folder"
 
 
 @pytest.mark.parametrize("inventory", ["inventories/digitalocean", "inventories/local"])

@@ -25,6 +25,11 @@ CLUSTER = {
     "monitoring": {"mon-1": {"ansible_host": "10.0.0.20"}},
 }
 
+
+def role_default(role: str, name: str) -> Any:
+    return yaml.safe_load((TOP / "roles" / role / "defaults" / "main.yml").read_text())[name]
+
+
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="needs promtool (Debian's prometheus package)")
 
 
@@ -62,6 +67,45 @@ def test_scrape_targets_come_from_the_inventory_with_names(prometheus_files: Pat
     assert relabel == {"backend-1": "10\\.0\\.0\\.5:[0-9]+", "backend-2": "10\\.1\\.0\\.6:[0-9]+"}
     # Grafana runs on this host only: Prometheus stays on loopback.
     assert jobs["prometheus"]["static_configs"][0]["targets"] == ["127.0.0.1:9090"]
+
+
+def test_targets_follow_each_hosts_own_ports_and_engine_from_the_inventory(tmp_path: Path) -> None:
+    """Ports and engines are the other roles' settings on their hosts; Prometheus is told none of them."""
+    cluster = {
+        "backends": {
+            "backend-1": {"ansible_host": "10.0.0.5", "nginx_sidecar_listen_port": 8001},
+            "backend-2": {"ansible_host": "10.0.0.6"},  # the nginx_sidecar role's default
+        },
+        "balancer": {
+            "lb-1": {"ansible_host": "10.0.0.9", "balancer_status_port": 8092, "balancer_engine": "openresty"},
+            "lb-2": {"ansible_host": "10.0.0.10"},  # the balancer role's default engine and port
+            "lb-3": {"ansible_host": "10.0.0.11", "balancer_engine": "nginx"},  # no health exporter
+        },
+        "monitoring": {"mon-1": {"ansible_host": "10.0.0.20", "prometheus_port": 9092}},
+    }
+    inventory = local_inventory(cluster)
+    result = render_role("prometheus", "monitoring", ["prometheus.yml.j2"], inventory, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"]: job for job in yaml.safe_load((tmp_path / "prometheus.yml").read_text())["scrape_configs"]}
+    targets = {job: {c["labels"]["instance"]: c["targets"] for c in jobs[job]["static_configs"]} for job in jobs}
+    sidecar = role_default("nginx_sidecar", "nginx_sidecar_listen_port")
+    status = role_default("balancer", "balancer_status_port")
+    assert targets["backends"] == {"backend-1": ["10.0.0.5:8001"], "backend-2": [f"10.0.0.6:{sidecar}"]}
+    assert role_default("balancer", "balancer_engine") == "openresty"
+    assert targets["balancer"] == {"lb-1": ["10.0.0.9:8092"], "lb-2": [f"10.0.0.10:{status}"]}
+    assert targets["prometheus"] == {"mon-1": ["127.0.0.1:9092"]}
+
+    grafana = render_role(
+        "grafana",
+        "monitoring",
+        ["datasources.yml.j2"],
+        inventory,
+        tmp_path / "grafana",
+        grafana_admin_password=PASSWORD,
+    )
+    assert grafana.returncode == 0, grafana.stdout + grafana.stderr
+    [source] = yaml.safe_load((tmp_path / "grafana" / "datasources.yml").read_text())["datasources"]
+    assert source["url"] == "http://127.0.0.1:9092"  # the prometheus role's port on this host, from its inventory
 
 
 @needs_promtool

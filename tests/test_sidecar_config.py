@@ -58,8 +58,13 @@ def render(
     prefix = Path(tempfile.mkdtemp(prefix="sidecar-"))
     prefix.chmod(0o755)
     sidecar = Sidecar(prefix / "nginx.conf", prefix, free_port())
+    # The app's ports as the backend role's variables in the host's inventory: the sidecar follows them.
+    app_ports = {"backend_app_port": app.port, "backend_metrics_port": app.metrics_port} if app else {}
     inventory = local_inventory(
-        {"backends": {"backend-1": dict(host_vars or {})}, "monitoring": {"mon-1": {"ansible_host": "10.9.8.7"}}}
+        {
+            "backends": {"backend-1": {**app_ports, **(host_vars or {})}},
+            "monitoring": {"mon-1": {"ansible_host": "10.9.8.7"}},
+        }
     )
     variables = {
         "nginx_sidecar_paths": {
@@ -69,7 +74,6 @@ def render(
         },
         "nginx_sidecar_listen_port": sidecar.port,
         "nginx_sidecar_worker_processes": "2",
-        **({"nginx_sidecar_app_port": app.port, "nginx_sidecar_metrics_port": app.metrics_port} if app else {}),
         **overrides,
     }
     return render_role("nginx_sidecar", "backends", ["nginx.conf.j2"], inventory, prefix, **variables), sidecar
@@ -221,7 +225,10 @@ def test_sidecar_answers_503_at_once_past_its_limit_conn(app: RunningBackend) ->
         stop(sidecar)
 
 
-def test_sidecar_still_proxies_the_app_and_guards_metrics(app: RunningBackend) -> None:
+def test_sidecar_proxies_the_app_and_metrics_at_the_ports_the_hosts_backend_variables_give(
+    app: RunningBackend,
+) -> None:
+    # The app listens on free ports, not the backend role's defaults; the sidecar is told nothing of them.
     sidecar = running(app)
     try:
         assert requests.get(sidecar.url + "/api/dummy", timeout=5).json()["node"] == app.node

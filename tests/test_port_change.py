@@ -1,0 +1,156 @@
+"""Every port changed in a copy of the local inventory: the cluster still answers, is scraped and is switched.
+
+Real systemd containers (playbooks/local_cluster.yml, playbooks/site.yml), of their own
+names and network, so a local cluster that is up stays untouched: two backends and a
+balancer that also runs the monitoring (as on DigitalOcean by default). Each port is set
+once, in the inventory, under the name of the role that owns it; nothing else is told.
+Heavy: run it under /tmp/highload-heavy.lock. About 90 s on 2 shared cores (the deployment 63 s).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from project import TOP, run
+
+PREFIX = "highload-ports"
+BACKENDS = ["backend-1", "backend-2"]
+# Every port of the cluster, none at its default.
+PORTS = {
+    "backends": {"backend_app_port": 5011, "backend_metrics_port": 8181, "nginx_sidecar_listen_port": 8001},
+    "balancer": {"balancer_listen_port": 8002, "balancer_status_port": 8092},
+    "monitoring": {"prometheus_port": 9092},
+}
+
+
+def role_default(role: str, name: str) -> Any:
+    return yaml.safe_load((TOP / "roles" / role / "defaults" / "main.yml").read_text())[name]
+
+
+def docker(*args: str) -> str:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def address_of(host: str) -> str:
+    return docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", f"{PREFIX}-{host}")
+
+
+def playbook(inventory: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run("ansible-playbook", "-i", str(inventory), f"playbooks/{name}", *args, env={"ANSIBLE_NOCOLOR": "1"})
+
+
+def write_yaml(path: Path, extra: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump({**(yaml.safe_load(path.read_text()) or {}), **extra}, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The local inventory, copied, every port changed, deployed; removed afterwards."""
+    for ports in PORTS.values():
+        for name, port in ports.items():
+            role = "nginx_sidecar" if name.startswith("nginx_sidecar") else name.split("_")[0]
+            assert port != role_default(role, name), name
+    inventory = tmp_path_factory.mktemp("ports") / "inventory"
+    shutil.copytree(TOP / "inventories" / "local", inventory, ignore=shutil.ignore_patterns("secrets"))
+    hosts = {f"{host}": {"ansible_host": f"{PREFIX}-{host}"} for host in BACKENDS}
+    balancer = {"balancer-1": {"ansible_host": f"{PREFIX}-balancer-1"}}
+    (inventory / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "vars": {
+                        "ansible_connection": "community.docker.docker",
+                        "ansible_python_interpreter": "/usr/bin/python3",
+                    },
+                    "children": {
+                        "backends": {"hosts": hosts},
+                        "balancer": {"hosts": balancer},
+                        "monitoring": {"hosts": balancer},
+                    },
+                }
+            }
+        )
+    )
+    group_vars = inventory / "group_vars"
+    write_yaml(group_vars / "all.yml", {"local_cluster_network": PREFIX})
+    token = {"highload_admin_token_file": str(inventory.parent / "admin_token.txt")}  # the user's stays untouched
+    for group, ports in PORTS.items():
+        write_yaml(group_vars / f"{group}.yml", {**ports, **(token if group == "backends" else {})})
+    try:
+        created = playbook(inventory, "local_cluster.yml")
+        assert created.returncode == 0, created.stdout + created.stderr
+        deployed = playbook(inventory, "site.yml")
+        assert deployed.returncode == 0, deployed.stdout[-6000:] + deployed.stderr
+        yield inventory
+    finally:
+        playbook(inventory, "local_cluster.yml", "-e", "local_cluster_state=absent")
+
+
+def dummy_through_the_balancer(count: int) -> list[str]:
+    """The backends that answered `count` GETs of /api/dummy at the balancer's public port."""
+    url = f"http://{address_of('balancer-1')}:{PORTS['balancer']['balancer_listen_port']}/api/dummy"
+    nodes = []
+    for _ in range(count):
+        answer = requests.get(url, timeout=5)
+        assert answer.status_code == 200, answer.text
+        nodes.append(answer.json()["node"])
+    return nodes
+
+
+def test_the_balancer_answers_on_its_new_port_from_every_backend(cluster: Path) -> None:
+    assert sorted(set(dummy_through_the_balancer(20))) == BACKENDS
+    default = role_default("balancer", "balancer_listen_port")
+    with pytest.raises(requests.ConnectionError):  # the default port is not served any more
+        requests.get(f"http://{address_of('balancer-1')}:{default}/", timeout=5)
+
+
+def in_the_monitoring_host(url: str) -> str:
+    """GET `url` from inside the monitoring host (Prometheus listens on its loopback)."""
+    read = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+    return docker("exec", f"{PREFIX}-balancer-1", "python3", "-c", read)
+
+
+def test_prometheus_on_its_new_port_scrapes_every_target_up(cluster: Path) -> None:
+    port = PORTS["monitoring"]["prometheus_port"]
+    targets: list[dict[str, Any]] = []
+    for _ in range(30):  # bounded: the first scrape comes within one interval (2 s here)
+        targets = json.loads(in_the_monitoring_host(f"http://127.0.0.1:{port}/api/v1/targets"))["data"]["activeTargets"]
+        if targets and all(target["health"] == "up" for target in targets):
+            break
+        time.sleep(1)
+    sidecar = PORTS["backends"]["nginx_sidecar_listen_port"]
+    expected = [("backends", host, f"http://{address_of(host)}:{sidecar}/metrics") for host in BACKENDS]
+    # Engine nginx (the local inventory's) has no health exporter, and Prometheus learns that from the
+    # balancer's inventory: no balancer job (with engine openresty it would scrape the status port).
+    expected.append(("prometheus", "balancer-1", f"http://127.0.0.1:{port}/metrics"))
+    scraped = sorted((t["labels"]["job"], t["labels"]["instance"], t["scrapeUrl"]) for t in targets)
+    assert scraped == sorted(expected)
+    assert all(target["health"] == "up" for target in targets), targets
+
+
+def test_the_balancers_status_listener_answers_the_monitoring_host_on_its_new_port(cluster: Path) -> None:
+    status = f"http://{address_of('balancer-1')}:{PORTS['balancer']['balancer_status_port']}/status"
+    assert "Active connections" in in_the_monitoring_host(status)  # nginx's stub_status, engine nginx
+
+
+def test_toggle_node_switches_a_backend_off_and_on_with_the_new_ports(cluster: Path) -> None:
+    off = playbook(cluster, "toggle_node.yml", "-e", "node=backend-1", "-e", "state=off")
+    assert off.returncode == 0, off.stdout + off.stderr
+    sidecar = f"http://{address_of('backend-1')}:{PORTS['backends']['nginx_sidecar_listen_port']}/api/dummy"
+    assert requests.get(sidecar, timeout=5).status_code == 503
+    assert set(dummy_through_the_balancer(10)) == {"backend-2"}
+    # Back on from the node itself: straight to the app's own port over loopback.
+    on = playbook(cluster, "toggle_node.yml", "-e", "node=backend-1", "-e", "state=on", "-e", "toggle_from=node")
+    assert on.returncode == 0, on.stdout + on.stderr
+    assert requests.get(sidecar, timeout=5).status_code == 200

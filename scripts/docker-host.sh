@@ -38,7 +38,16 @@ start_engine() {
   if docker info >/dev/null 2>&1; then return 0; fi
   need_root
   log "starting dockerd (log: /var/log/highload-dockerd.log)"
-  nohup dockerd >/var/log/highload-dockerd.log 2>&1 &
+  # The daemon outlives this script: it gets no descriptor of ours beyond the
+  # log (a lock the caller holds, e.g. `flock lockfile scripts/up.sh`, would
+  # otherwise stay held for as long as dockerd runs).
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid nohup dockerd </dev/null >/var/log/highload-dockerd.log 2>&1
+  ) &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
     sleep 1

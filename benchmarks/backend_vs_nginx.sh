@@ -77,8 +77,11 @@ done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 nginx_rps=$(median "${nginx_runs[@]}")
 app_rps=$(median "${app_runs[@]}")
-counted=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" \
-  | awk '/^requests_total\{.*route="\/api\/dummy",status="200"/ {print $2}')
+# Read by the collection's Prometheus text reader (scripts/setup.sh links the collection into .collections).
+counted=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | PYTHONPATH="$(dirname "$0")/../.collections" python3 -c '
+import sys
+from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import sample_sum
+print(int(sample_sum(sys.stdin.read(), "requests_total", {"route": "/api/dummy", "status": "200"})))')
 
 printf 'wrk -t%s -c%s -d%ss, servers on CPU %s, load on CPU %s\n' "$threads" "$connections" "$duration" "$server_cpu" "$load_cpus"
 printf 'nginx return 200 (1 worker):            %8.0f req/s (median of %s)\n' "$nginx_rps" "${nginx_runs[*]}"

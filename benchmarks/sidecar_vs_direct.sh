@@ -4,6 +4,7 @@
 # cluster (loopback only; ab's runs are bounded by their request count).
 #
 #   benchmarks/sidecar_vs_direct.sh [container] [requests] [concurrency]
+# Needs: the venv (source .venv/bin/activate), whose python reads ab's report.
 set -euo pipefail
 container=${1:-highload-backend-1}
 requests=${2:-20000}
@@ -11,7 +12,11 @@ concurrency=${3:-50}
 docker exec "$container" sh -c 'command -v ab >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q apache2-utils >/dev/null'
 run() {  # url -> "rps failed"
   docker exec "$container" ab -q -k -n "$requests" -c "$concurrency" "$1" \
-    | awk '/^Requests per second/ {rps=$4} /^Failed requests/ {failed=$3} END {print rps, failed}'
+    | PYTHONPATH="$(dirname "$0")/../.collections" python3 -c '
+import sys
+from ansible_collections.highload.cluster.plugins.filter.ab_summary import ab_summary
+summary = ab_summary(sys.stdin.read())
+print(summary["requests_per_second"], summary["failed"])'
 }
 printf 'ab -k -n %s -c %s inside %s\n' "$requests" "$concurrency" "$container"
 for round in 1 2; do

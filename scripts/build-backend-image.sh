@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the backend's container image (default tag back:latest, as in the seed)
+# Build the backend's container image (default tag back:latest)
 # from the project's local base image. Run scripts/docker-host.sh first.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the local default: set up the controller, make this machine a
 # docker host, create the local cluster's containers, deploy site.yml to them,
-# then run the seed's experiment (playbooks/loadtest.yml) and write its report
+# then run the experiment (playbooks/loadtest.yml) and write its report
 # to results/<UTC time>/report.md. Extra arguments go to the experiment, e.g.
 #   bash scripts/up.sh -e loadtest_requests=20000
 # HIGHLOAD_SKIP_LOADTEST=1 stops after the deployment.

@@ -74,3 +74,17 @@ def test_module_defaults_for_the_group_give_droplet_info_its_token(tmp_path: Pat
     assert results and results[0]["failed"] is True, output
     assert "no DigitalOcean API token" not in results[0]["msg"], results[0]
     assert "no answer from DigitalOcean" in results[0]["msg"], results[0]
+
+
+def test_readmes_name_every_plugin() -> None:
+    """README.md's layout row names each module, inventory, filter and test plugin; plugins/README.md every file."""
+    row = next(line for line in (TOP / "README.md").read_text().splitlines() if line.startswith("| `plugins/`"))
+    plugins_readme = (TOP / "plugins" / "README.md").read_text()
+    missing = []
+    for path in sorted((TOP / "plugins").rglob("*.py")):
+        relative = path.relative_to(TOP / "plugins").as_posix()
+        if path.parent.name in {"modules", "inventory", "filter", "test"} and f"`{path.stem}`" not in row:
+            missing.append(f"README.md: {path.stem}")
+        if f"`{relative}`" not in plugins_readme:
+            missing.append(f"plugins/README.md: {relative}")
+    assert missing == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,30 +158,39 @@ def grafana_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_datasource_provisioning_is_what_grafana_reads(grafana_files: Path) -> None:
-    provisioning = yaml.safe_load((grafana_files / "datasources.yml").read_text())
-    assert provisioning["apiVersion"] == 1
-    [source] = provisioning["datasources"]
-    assert source["type"] == "prometheus"
-    assert source["uid"] == "highload-prometheus"
-    assert source["url"] == "http://127.0.0.1:9090"  # Prometheus on the same monitoring host
-    assert source["access"] == "proxy"
-    assert source["isDefault"] is True
+def prometheus_listens_at(inventory: dict[str, Any], out: Path, **variables: Any) -> str:
+    """The --web.listen-address the prometheus role gives its host in `inventory`."""
+    result = render_role("prometheus", "monitoring", ["default.j2"], inventory, out, **variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return re.search(r"--web\.listen-address=(\S+?)\"?$", (out / "default").read_text(), re.MULTILINE).group(1)
 
 
-def test_dashboard_provider_points_at_the_dashboard_folder(grafana_files: Path) -> None:
-    provisioning = yaml.safe_load((grafana_files / "dashboards.yml").read_text())
-    assert provisioning["apiVersion"] == 1
-    [provider] = provisioning["providers"]
-    assert provider["type"] == "file"
-    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/highload"
+def grafana_datasource_url(inventory: dict[str, Any], hosts: str, out: Path, **variables: Any) -> str:
+    result = render_role("grafana", hosts, ["datasources.yml.j2"], inventory, out, **variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [source] = yaml.safe_load((out / "datasources.yml").read_text())["datasources"]
+    return str(source["url"])
 
 
-def test_grafana_ini_has_the_password_and_no_anonymous_access(grafana_files: Path) -> None:
-    ini = (grafana_files / "grafana.ini").read_text()
-    assert f'admin_password = """{PASSWORD}"""\n' in ini
-    assert "[auth.anonymous]\nenabled = false\n" in ini
-    assert "allow_sign_up = false" in ini
+def test_grafana_datasource_is_where_the_prometheus_role_listens_on_one_host(tmp_path: Path) -> None:
+    listen = prometheus_listens_at(local_inventory(CLUSTER), tmp_path / "prometheus")
+    url = grafana_datasource_url(
+        local_inventory(CLUSTER), "monitoring", tmp_path / "grafana", grafana_admin_password=PASSWORD
+    )
+    assert listen.startswith("127.0.0.1:"), "Grafana on the same host: Prometheus stays on loopback"
+    assert url == f"http://{listen}"
+
+
+def test_grafana_datasource_is_where_the_prometheus_role_listens_on_another_host(tmp_path: Path) -> None:
+    split = {**CLUSTER, "dashboards": {"graf-1": {"ansible_host": "10.0.0.21"}}}
+    listen = prometheus_listens_at(
+        local_inventory(split), tmp_path / "prometheus", prometheus_grafana_group="dashboards"
+    )
+    url = grafana_datasource_url(
+        local_inventory(split), "dashboards", tmp_path / "grafana", grafana_admin_password=PASSWORD
+    )
+    assert listen.startswith("10.0.0.20:"), "Grafana elsewhere: Prometheus listens on its host's own address"
+    assert url == f"http://{listen}"
 
 
 def test_grafana_ini_quotes_a_password_with_comment_characters(tmp_path: Path) -> None:
@@ -231,14 +241,14 @@ def test_dashboard_is_a_modern_dashboard_on_the_provisioned_datasource() -> None
         assert "$" not in target["expr"], panel["title"]
 
 
-def test_dashboard_shows_what_the_seed_showed() -> None:
+def test_dashboard_shows_rates_latency_errors_health_and_each_switch() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = " ".join(target["expr"] for _, target in panel_targets(dashboard))
     for needed in (
         "instance:requests:rate1m",  # requests/s per backend
         "job:requests:rate1m",  # requests/s in all
         "instance:response_time_seconds:p99_1m",  # latency percentiles
-        "irate(response_time_seconds_sum",  # the seed's irate view
+        "irate(response_time_seconds_sum",  # the irate view
         "requests_errors:ratio_rate1m",  # error ratio
         "instance:backend_up:health",  # health from the balancer
         "backend_on",  # node on/off

@@ -24,7 +24,7 @@ def test_role_readmes_and_argument_specs_match_defaults() -> None:
         ("backend", "backend_app_port", "not-a-port"),
         ("nginx_sidecar", "nginx_sidecar_listen_port", "eighty"),
         ("balancer", "balancer_engine", "haproxy"),
-        ("prometheus", "prometheus_install_method", "docker"),
+        ("prometheus", "prometheus_scrape_interval", "often"),
         ("grafana", "grafana_http_port", "web"),
     ],
 )

@@ -32,4 +32,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 mkdir -p .collections/ansible_collections/highload
 ln -sfn ../../.. .collections/ansible_collections/highload/cluster
-echo "[setup] ready: .venv ($(.venv/bin/ansible --version | head -n1))"
+echo "[setup] ready: .venv (ansible-core $(.venv/bin/python -c 'from importlib.metadata import version; print(version("ansible-core"))'))"

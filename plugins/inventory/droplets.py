@@ -15,6 +15,8 @@ description:
     C(do_size), C(do_status), C(do_tags).
   - A droplet with no public IPv4 yet gets no C(ansible_host) (rather than a null one that would make ssh dial
     its name), and a warning says so.
+  - Hosts are listed, and so grouped, in the natural order of their names (C(backend-2) before
+    C(backend-10)), so that adding a backend never moves another in the balancer's upstream.
   - Several droplets with the tag and the same name are one host (the oldest, lowest id); a warning names
     the others' ids. The playbook C(destroy.yml) deletes by tag and id, so none of them outlives it.
   - The inventory file's name must end in C(droplets.yml) or C(droplets.yaml).
@@ -56,7 +58,8 @@ keyed_groups:
 """
 
 import os
-from typing import Any, Dict, List
+import re
+from typing import Any, Dict, List, Tuple, Union
 
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -98,13 +101,21 @@ def groups_from_tags(tags: List[str], tag: str, separator: str) -> List[str]:
     return [item[len(prefix) :] for item in tags if item.startswith(prefix) and len(item) > len(prefix)]
 
 
+def natural_key(name: str) -> Tuple[Union[str, int], ...]:
+    """A name's sort key with its numbers as numbers: backend-2 before backend-10 (text order puts it after)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower()))
+
+
 def one_per_name(droplets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The droplets by name, one per name (the lowest id), warning of the others and of missing addresses.
 
-    Names are compared as DigitalOcean compares them, case-insensitively.
+    Names are compared as DigitalOcean compares them, case-insensitively, and ordered with their numbers
+    as numbers: the groups keep that order, and so does the balancer's upstream (OpenResty's checker
+    carries each server's state by its position across a reload, so adding backend-10 must not move
+    backend-2).
     """
     by_name: Dict[str, List[Dict[str, Any]]] = {}
-    for facts in sorted(droplets, key=lambda item: (item["name"].lower(), item["id"] or 0)):
+    for facts in sorted(droplets, key=lambda item: (natural_key(item["name"]), item["id"] or 0)):
         by_name.setdefault(facts["name"].lower(), []).append(facts)
     kept = []
     for same in by_name.values():

@@ -11,8 +11,8 @@ description:
   - Reads, and never changes, what a role would otherwise ask about one task at a time (a C(stat), a
     C(dpkg-query), a C(systemctl) call per item). For each path its SHA-1, mode, owner and group; for each
     systemd unit whether it is loaded, active and enabled; for each Debian package whether it is installed
-    and its version; for each user whether it exists. Also the hard open-file limit of PID 1 and the CPUs
-    this process may run on.
+    and its version; for each user whether it exists. Also the hard open-file limit of PID 1, the CPUs
+    this process may run on, the Python version and the machine type (what a wheel set is built for).
   - A role reads it once per host and runs a write task only when the host differs from what the task
     would write (see the test plugins P(highload.cluster.file_like#test) and P(highload.cluster.unit_running#test)),
     so a run that has nothing to change opens no connection per file, unit or package.
@@ -105,14 +105,26 @@ cpus:
   returned: always
   type: int
   sample: 2
+python:
+  description: The version of the Python that runs modules on the host.
+  returned: always
+  type: dict
+  sample: {major: 3, minor: 11, micro: 2}
+architecture:
+  description: The host's machine type, as C(uname -m) prints it (the fact C(ansible_facts.architecture)).
+  returned: always
+  type: str
+  sample: x86_64
 """
 
 import grp
 import hashlib
 import os
+import platform
 import pwd
 import re
 import stat
+import sys
 from typing import Any, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule
@@ -240,6 +252,8 @@ def main() -> None:
         users={name: user_exists(name) for name in params["users"]},
         init_nofile=init_nofile(),
         cpus=cpus(),
+        python={"major": sys.version_info[0], "minor": sys.version_info[1], "micro": sys.version_info[2]},
+        architecture=platform.machine(),
     )
 
 

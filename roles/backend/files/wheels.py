@@ -2,7 +2,7 @@
 """The backend's wheel sets on the controller, in one run: the app's version (pyproject.toml, the one place it
 is written) and a hash of its source tree name the set, so a source changed without a version bump gets a new
 set; each set missing for a Python and CPU tag is built (build-wheels.sh), then listed (one line per wheel:
-SHA-256 and name, what a host compares with the set it was installed from).
+SHA-256 and name, what a host compares with the set it was installed from; kept in ROOT-TAG.manifest).
 
     wheels.py SOURCE_DIR CACHE_DIR '["cp3.11-x86_64"]' [--rebuild|--reuse]
 
@@ -44,9 +44,18 @@ def source_hash(source: Path) -> str:
 
 
 def manifest(folder: Path) -> str:
-    return "".join(
-        f"{hashlib.sha256(wheel.read_bytes()).hexdigest()}  {wheel.name}\n" for wheel in sorted(folder.glob("*.whl"))
-    )
+    """The set's manifest, listed once when the set is built and kept beside it (FOLDER.manifest), so a run
+    that builds nothing hashes no wheel."""
+    kept = Path(f"{folder}.manifest")
+    if not kept.exists():
+        text = "".join(
+            f"{hashlib.sha256(wheel.read_bytes()).hexdigest()}  {wheel.name}\n"
+            for wheel in sorted(folder.glob("*.whl"))
+        )
+        partial = Path(f"{kept}.partial")
+        partial.write_text(text)
+        partial.rename(kept)
+    return kept.read_text()
 
 
 def main(argv: list[str]) -> int:
@@ -60,6 +69,7 @@ def main(argv: list[str]) -> int:
         folder = Path(f"{root}-{tag}")
         if rebuild and folder.exists():
             shutil.rmtree(folder)
+            Path(f"{folder}.manifest").unlink(missing_ok=True)
         if not folder.exists():
             # Built aside and renamed when complete: an interrupted build leaves no set that looks whole.
             partial = Path(f"{folder}.partial")
@@ -71,6 +81,7 @@ def main(argv: list[str]) -> int:
                 env={**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)},
                 stdout=sys.stderr,
             )
+            Path(f"{folder}.manifest").unlink(missing_ok=True)
             partial.rename(folder)
             built.append(tag)
     print(

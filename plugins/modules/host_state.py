@@ -43,6 +43,7 @@ attributes:
     description: Reads only; the same in check mode.
   diff_mode:
     support: none
+    description: It changes nothing, so it has no diff.
 author:
   - highload.cluster developers (@highload-cluster)
 """

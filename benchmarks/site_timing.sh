@@ -53,7 +53,7 @@ timed() {  # one site.yml run: sets $seconds and $changed (the total changed cou
   seconds=$(printf '%.1f' "$(echo "$end - $start" | bc)")
   changed=$(grep -oE 'changed=[0-9]+' "$log" | cut -d= -f2 | paste -sd+ | bc)
   if [ -n "${ANSIBLE_CALLBACKS_ENABLED:-}" ]; then
-    sed -n '/^=\{10,\}$/,$p' "$log" | sed 's/^/      /'
+    sed -n '/^=\{10,\} *$/,$p' "$log" | sed 's/^/      /'  # profile_tasks ends its rule with a space
   fi
   rm -f "$log"
 }

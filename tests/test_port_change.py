@@ -10,6 +10,7 @@ Heavy: run it under /tmp/highload-heavy.lock. About 90 s on 2 shared cores (the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -154,3 +155,45 @@ def test_toggle_node_switches_a_backend_off_and_on_with_the_new_ports(cluster: P
     on = playbook(cluster, "toggle_node.yml", "-e", "node=backend-1", "-e", "state=on", "-e", "toggle_from=node")
     assert on.returncode == 0, on.stdout + on.stderr
     assert requests.get(sidecar, timeout=5).status_code == 200
+
+
+def task_lines(output: str, name: str) -> str:
+    """What the run printed under the task whose name holds `name`."""
+    return next(block for block in output.split("\nTASK [") if name in block.split("\n", 1)[0])
+
+
+def total_changed(output: str) -> int:
+    return sum(int(count) for count in re.findall(r"\bchanged=(\d+)", output))
+
+
+def test_check_mode_reports_what_was_changed_by_hand_and_a_real_run_repairs_it(cluster: Path) -> None:
+    """Each role reads its host once and skips what already matches: a file, a mode and a service changed by
+    hand still show in --check (which changes nothing), a real run repairs them, and the run after it changes
+    nothing. Last here: it stops a sidecar."""
+    docker("exec", f"{PREFIX}-backend-1", "sh", "-c", "echo '# by hand' >>/etc/nginx/nginx.conf")
+    docker("exec", f"{PREFIX}-backend-1", "chmod", "0644", "/etc/highload-backend/env")
+    docker("exec", f"{PREFIX}-backend-2", "systemctl", "stop", "nginx")
+    checked = playbook(cluster, "site.yml", "--check", "--tags", "backend,sidecar")
+    assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr
+    assert "changed: [backend-1]" in task_lines(checked.stdout, "Write nginx.conf")
+    assert "changed: [backend-2]" not in task_lines(checked.stdout, "Write nginx.conf")
+    assert "changed: [backend-1]" in task_lines(checked.stdout, "Write the service settings")
+    assert "changed: [backend-2]" in task_lines(checked.stdout, "Enable and start nginx")
+    assert "# by hand" in docker("exec", f"{PREFIX}-backend-1", "cat", "/etc/nginx/nginx.conf")
+    assert docker("exec", f"{PREFIX}-backend-1", "stat", "-c", "%a", "/etc/highload-backend/env") == "644"
+    inactive = subprocess.run(
+        ["docker", "exec", f"{PREFIX}-backend-2", "systemctl", "is-active", "nginx"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert inactive.stdout.strip() != "active"
+    repaired = playbook(cluster, "site.yml", "--tags", "backend,sidecar")
+    assert repaired.returncode == 0, repaired.stdout[-6000:] + repaired.stderr
+    assert "# by hand" not in docker("exec", f"{PREFIX}-backend-1", "cat", "/etc/nginx/nginx.conf")
+    assert docker("exec", f"{PREFIX}-backend-1", "stat", "-c", "%a", "/etc/highload-backend/env") == "600"
+    assert docker("exec", f"{PREFIX}-backend-2", "systemctl", "is-active", "nginx") == "active"
+    again = playbook(cluster, "site.yml", "--tags", "backend,sidecar")
+    assert again.returncode == 0, again.stdout[-6000:] + again.stderr
+    assert total_changed(again.stdout) == 0, again.stdout[-6000:]

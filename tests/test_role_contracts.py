@@ -149,15 +149,17 @@ def test_balancer_stops_and_disables_every_other_engine_before_it_installs_its_o
     names = [task.get("ansible.builtin.include_tasks") for task in main]
     assert "stop_other_engines.yml" in names, names
     assert names.index("stop_other_engines.yml") < names.index("install_{{ balancer_engine }}.yml")
+    # host.yml reads every engine's unit (one probe), before the stop.
+    assert names.index("host.yml") < names.index("stop_other_engines.yml")
+    probe = yaml.safe_load((TOP / "roles/balancer/tasks/host.yml").read_text())[0]["highload.cluster.host_state"]
+    assert "balancer_engine_settings.values() | map(attribute='service')" in probe["units"]
     stop = yaml.safe_load((TOP / "roles/balancer/tasks/stop_other_engines.yml").read_text())
-    facts = next(task for task in stop if "ansible.builtin.service_facts" in task)
     service = next(task for task in stop if "ansible.builtin.systemd_service" in task)
-    assert stop.index(facts) < stop.index(service)
     assert service["ansible.builtin.systemd_service"]["state"] == "stopped"
     assert service["ansible.builtin.systemd_service"]["enabled"] is False
     # Every engine but the chosen one, whether a package brought it or not (a unit is enough).
     assert "rejectattr('key', '==', balancer_engine)" in service["loop"]
-    assert "ansible_facts.services" in str(service["when"])
+    assert "balancer_host.units[item.value.service].exists" in str(service["when"])
     for install in ("install_nginx.yml", "install_openresty.yml"):
         text = (TOP / "roles/balancer/tasks" / install).read_text()
         assert "state: stopped" not in text, f"{install} stops an engine itself; stop_other_engines.yml does"

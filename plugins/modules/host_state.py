@@ -1,0 +1,262 @@
+#!/usr/bin/python
+"""Module highload.cluster.host_state: one read-only look at what a role manages on a host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: host_state
+short_description: Read in one call the files, units, packages and users a role manages on a host
+version_added: 0.1.0
+description:
+  - Reads, and never changes, what a role would otherwise ask about one task at a time (a C(stat), a
+    C(dpkg-query), a C(systemctl) call per item). For each path its SHA-1, mode, owner and group; for each
+    systemd unit whether it is loaded, active and enabled; for each Debian package whether it is installed
+    and its version; for each user whether it exists. Also the hard open-file limit of PID 1, the CPUs
+    this process may run on, the Python version and the machine type (what a wheel set is built for).
+  - A role reads it once per host and runs a write task only when the host differs from what the task
+    would write (see the test plugins P(highload.cluster.file_like#test) and P(highload.cluster.unit_running#test)),
+    so a run that has nothing to change opens no connection per file, unit or package.
+options:
+  files:
+    description: Paths to read (files or directories; a symlink is followed).
+    type: list
+    elements: str
+    default: []
+  units:
+    description: systemd units, such as V(nginx) or V(nginx.service).
+    type: list
+    elements: str
+    default: []
+  packages:
+    description: Debian packages, as C(dpkg-query) names them.
+    type: list
+    elements: str
+    default: []
+  users:
+    description: User names.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; the same in check mode.
+  diff_mode:
+    support: none
+    description: It changes nothing, so it has no diff.
+author:
+  - highload.cluster developers (@highload-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Read what the sidecar role manages on this host
+  highload.cluster.host_state:
+    files: [/etc/nginx/nginx.conf, /etc/systemd/system/nginx.service.d]
+    units: [nginx]
+    packages: [nginx]
+  register: nginx_sidecar_host
+
+- name: Write nginx.conf only when the host's differs
+  ansible.builtin.template:
+    src: nginx.conf.j2
+    dest: /etc/nginx/nginx.conf
+    mode: "0644"
+  when: >-
+    nginx_sidecar_host.files['/etc/nginx/nginx.conf']
+    is not highload.cluster.file_like(lookup('ansible.builtin.template', 'nginx.conf.j2'), mode='0644')
+"""
+
+RETURN = r"""
+files:
+  description: Per path asked for. C(exists) false and nothing else when it is missing.
+  returned: always
+  type: dict
+  sample:
+    /etc/nginx/nginx.conf:
+      exists: true
+      directory: false
+      sha1: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
+      mode: "0644"
+      owner: root
+      group: root
+units:
+  description: Per unit asked for (by the name given). C(exists) false for a unit systemd does not know.
+  returned: always
+  type: dict
+  sample:
+    nginx: {exists: true, active: true, enabled: true}
+packages:
+  description: Per package asked for. C(version) is null when it is not installed.
+  returned: always
+  type: dict
+  sample:
+    nginx: {installed: true, version: 1.22.1-9}
+users:
+  description: Per user asked for, whether it exists.
+  returned: always
+  type: dict
+  sample: {highload: true}
+init_nofile:
+  description: The hard open-file limit of PID 1 (the most systemd can give a service), or V(unlimited).
+  returned: always
+  type: str
+  sample: "1048576"
+cpus:
+  description: How many CPUs this process may run on (what C(nproc) prints).
+  returned: always
+  type: int
+  sample: 2
+python:
+  description: The version of the Python that runs modules on the host.
+  returned: always
+  type: dict
+  sample: {major: 3, minor: 11, micro: 2}
+architecture:
+  description: The host's machine type, as C(uname -m) prints it (the fact C(ansible_facts.architecture)).
+  returned: always
+  type: str
+  sample: x86_64
+"""
+
+import grp
+import hashlib
+import os
+import platform
+import pwd
+import re
+import stat
+import sys
+from typing import Any, Dict, List
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def file_state(path: str) -> Dict[str, Any]:
+    """The file's or directory's SHA-1 (files only), mode, owner and group; exists false when missing."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    directory = stat.S_ISDIR(info.st_mode)
+    digest = None
+    if not directory:
+        sha1 = hashlib.sha1()  # noqa: S324 - a content check, as Ansible's own checksums
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                sha1.update(chunk)
+        digest = sha1.hexdigest()
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return {
+        "exists": True,
+        "directory": directory,
+        "sha1": digest,
+        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+        "owner": owner,
+        "group": group,
+    }
+
+
+def unit_states(module: AnsibleModule, units: List[str]) -> Dict[str, Dict[str, bool]]:
+    """One systemctl show for all units: loaded, active, enabled."""
+    if not units:
+        return {}
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl is None or not os.path.isdir("/run/systemd/system"):  # systemd does not run here: no unit exists
+        return {unit: {"exists": False, "active": False, "enabled": False} for unit in units}
+    names = [unit if "." in unit else unit + ".service" for unit in units]
+    rc, out, err = module.run_command(
+        [systemctl, "show", "--property=Id,LoadState,ActiveState,UnitFileState", "--", *names]
+    )
+    if rc != 0:
+        module.fail_json(msg="systemctl show failed: %s" % err.strip(), rc=rc)
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line) for block in out.split("\n\n")]
+    blocks = [block for block in blocks if block]
+    result = {}
+    if len(blocks) != len(units):
+        module.fail_json(msg="systemctl show answered for %d of %d units" % (len(blocks), len(units)))
+    for unit, block in zip(units, blocks):  # noqa: B905 - same length, checked above
+        result[unit] = {
+            "exists": block.get("LoadState") == "loaded",
+            "active": block.get("ActiveState") == "active",
+            "enabled": block.get("UnitFileState") in ("enabled", "enabled-runtime", "static", "alias"),
+        }
+    return result
+
+
+def package_states(module: AnsibleModule, packages: List[str]) -> Dict[str, Dict[str, Any]]:
+    """One dpkg-query for all packages; one it does not know is not installed."""
+    result = {name: {"installed": False, "version": None} for name in packages}
+    if not packages:
+        return result
+    dpkg_query = module.get_bin_path("dpkg-query")
+    if dpkg_query is None:
+        return result
+    # rc 1 when a package is unknown: the others are still listed.
+    out = module.run_command(
+        [dpkg_query, "--show", "--showformat=${Package}\t${db:Status-Abbrev}\t${Version}\n", "--", *packages]
+    )[1]
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0].split(":")[0] in result and fields[1].startswith("ii"):
+            result[fields[0].split(":")[0]] = {"installed": True, "version": fields[2]}
+    return result
+
+
+def user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def init_nofile() -> str:
+    """The hard 'Max open files' of PID 1, as /proc/1/limits says it."""
+    try:
+        with open("/proc/1/limits", encoding="utf-8") as handle:
+            match = re.search(r"^Max open files\s+\S+\s+(\S+)", handle.read(), re.MULTILINE)
+    except OSError:
+        return "unknown"
+    return match.group(1) if match else "unknown"
+
+
+def cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "files": {"type": "list", "elements": "str", "default": []},
+            "units": {"type": "list", "elements": "str", "default": []},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "users": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    module.exit_json(
+        changed=False,
+        files={path: file_state(path) for path in params["files"]},
+        units=unit_states(module, params["units"]),
+        packages=package_states(module, params["packages"]),
+        users={name: user_exists(name) for name in params["users"]},
+        init_nofile=init_nofile(),
+        cpus=cpus(),
+        python={"major": sys.version_info[0], "minor": sys.version_info[1], "micro": sys.version_info[2]},
+        architecture=platform.machine(),
+    )
+
+
+if __name__ == "__main__":
+    main()

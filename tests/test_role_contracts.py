@@ -146,7 +146,8 @@ def test_balancer_openresty_install_false_from_the_command_line_skips_the_instal
 def test_balancer_stops_and_disables_every_other_engine_before_it_installs_its_own() -> None:
     """Both engines listen on the same ports: the other one must be gone before apt starts this one."""
     main = yaml.safe_load((TOP / "roles/balancer/tasks/main.yml").read_text())
-    names = [task.get("ansible.builtin.include_tasks") for task in main]
+    includes = [task.get("ansible.builtin.include_tasks") for task in main]
+    names = [include["file"] if isinstance(include, dict) else include for include in includes]
     assert "stop_other_engines.yml" in names, names
     assert names.index("stop_other_engines.yml") < names.index("install_{{ balancer_engine }}.yml")
     # host.yml reads every engine's unit (one probe), before the stop.
@@ -205,3 +206,24 @@ def test_role_fails_naming_worker_rlimit_nofile_when_the_host_allows_fewer_open_
         if fails:
             assert variable in result.stdout
             assert str(hard) in result.stdout
+
+
+# -- the host probe under --tags ------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["backend", "nginx_sidecar", "balancer", "prometheus"])
+def test_the_host_probe_runs_whatever_tags_are_given(role: str) -> None:
+    """Every task of the role reads <role>_host; run with --tags X or --skip-tags X, the probe must still run.
+    An include tagged always runs, but the tasks it includes keep their own tags: they need `apply`."""
+    main = yaml.safe_load((TOP / "roles" / role / "tasks/main.yml").read_text())
+    loads = [
+        task
+        for task in main
+        for key in ("ansible.builtin.import_tasks", "ansible.builtin.include_tasks")
+        if key in task and "host.yml" in str(task[key])
+    ]
+    assert len(loads) == 1, loads
+    task = loads[0]
+    assert task.get("tags") == ["always"], task
+    if "ansible.builtin.include_tasks" in task:
+        assert task["ansible.builtin.include_tasks"].get("apply", {}).get("tags") == ["always"], task

@@ -227,3 +227,31 @@ def test_the_host_probe_runs_whatever_tags_are_given(role: str) -> None:
     assert task.get("tags") == ["always"], task
     if "ansible.builtin.include_tasks" in task:
         assert task["ansible.builtin.include_tasks"].get("apply", {}).get("tags") == ["always"], task
+
+
+ROLES = sorted(path.name for path in (TOP / "roles").iterdir() if (path / "tasks/main.yml").exists())
+
+
+def tagged_includes(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The include_tasks among these tasks (and inside their blocks) that carry tags."""
+    found = []
+    for task in tasks or []:
+        for key in ("block", "rescue", "always"):
+            found += tagged_includes(task.get(key, []))
+        if "ansible.builtin.include_tasks" in task and task.get("tags"):
+            found.append(task)
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tasks_a_role_includes_run_under_the_tags_of_their_include(role: str) -> None:
+    """`--tags balancer_install` runs an include tagged balancer_install, but not the tasks it loads unless the
+    include gives them its tags (`apply`): the engine would not be installed. Every tagged include applies them."""
+    missing = []
+    for path in sorted((TOP / "roles" / role / "tasks").glob("*.yml")):
+        for task in tagged_includes(yaml.safe_load(path.read_text())):
+            include = task["ansible.builtin.include_tasks"]
+            applied = include.get("apply", {}).get("tags") if isinstance(include, dict) else None
+            if sorted(applied or []) != sorted(task["tags"]):
+                missing.append(f"{path.name}: {task.get('name')!r} tags {task['tags']}, applies {applied}")
+    assert not missing, missing

@@ -141,3 +141,30 @@ def test_a_gated_template_runs_only_when_the_file_differs_and_check_mode_reports
     assert "changed: [localhost]" in by_hand
     fixed = playbook(tmp_path, tasks, "-e", "value=1")
     assert "changed: [localhost]" in fixed and oct(dest.stat().st_mode & 0o777) == "0o644"
+
+
+def test_host_state_sets_the_same_default_ipv4_address_fact_as_the_setup_modules_network_subset(tmp_path: Path) -> None:
+    """site.yml learns the hosts' addresses from host_state (default_ipv4), not from setup: the balancer's
+    upstreams and Prometheus's targets must get the address setup would have given them."""
+    out = tmp_path / "facts.json"
+    playbook(
+        tmp_path,
+        [
+            {"ansible.builtin.setup": {"gather_subset": ["!all", "!min", "network"]}},
+            {"ansible.builtin.set_fact": {"from_setup": "{{ ansible_facts.default_ipv4 }}"}},
+            {"highload.cluster.host_state": {"default_ipv4": True}, "register": "probe"},
+            {
+                "ansible.builtin.copy": {
+                    "content": "{{ {'setup': from_setup, 'probe': probe, 'fact': ansible_facts.default_ipv4} | to_json }}",
+                    "dest": str(out),
+                },
+                "check_mode": False,
+            },
+        ],
+    )
+    facts = json.loads(out.read_text())
+    assert facts["setup"].get("address"), f"this machine has no default IPv4 route: {facts}"
+    assert facts["probe"]["ansible_facts"]["default_ipv4"]["address"] == facts["setup"]["address"]
+    assert facts["fact"]["address"] == facts["setup"]["address"]
+    assert facts["fact"]["interface"] == facts["setup"]["interface"]
+    assert facts["probe"]["changed"] is False

@@ -37,6 +37,14 @@ options:
     type: list
     elements: str
     default: []
+  default_ipv4:
+    description:
+      - Also set the fact C(ansible_facts.default_ipv4) (its C(address), C(interface) and C(gateway)), the
+        way the setup module's C(network) subset finds it (C(ip -4 route get 8.8.8.8), which sends nothing),
+        for a play that needs only the hosts' addresses and not the rest of the network facts.
+      - An empty dict when the host has no IPv4 route, or no C(ip) command.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -111,6 +119,11 @@ python:
   returned: always
   type: dict
   sample: {major: 3, minor: 11, micro: 2}
+ansible_facts:
+  description: With O(default_ipv4), the host's default IPv4 C(address), C(interface) and C(gateway).
+  returned: when O(default_ipv4) is true
+  type: dict
+  sample: {default_ipv4: {address: 172.18.0.3, interface: eth0, gateway: 172.18.0.1}}
 architecture:
   description: The host's machine type, as C(uname -m) prints it (the fact C(ansible_facts.architecture)).
   returned: always
@@ -234,6 +247,23 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
+def default_ipv4(module: AnsibleModule) -> Dict[str, str]:
+    """The source address, device and gateway of the route to a public address, as the setup module's network
+    facts take them; empty without a route or without ip."""
+    ip = module.get_bin_path("ip")
+    if ip is None:
+        return {}
+    rc, out, _err = module.run_command([ip, "-4", "route", "get", "8.8.8.8"])
+    if rc != 0:
+        return {}
+    words = out.split()
+    found = {}
+    for key, name in (("src", "address"), ("dev", "interface"), ("via", "gateway")):
+        if key in words[:-1]:
+            found[name] = words[words.index(key) + 1]
+    return found if "address" in found else {}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -241,10 +271,12 @@ def main() -> None:
             "units": {"type": "list", "elements": "str", "default": []},
             "packages": {"type": "list", "elements": "str", "default": []},
             "users": {"type": "list", "elements": "str", "default": []},
+            "default_ipv4": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     params = module.params
+    facts = {"ansible_facts": {"default_ipv4": default_ipv4(module)}} if params["default_ipv4"] else {}
     module.exit_json(
         changed=False,
         files={path: file_state(path) for path in params["files"]},
@@ -255,6 +287,7 @@ def main() -> None:
         cpus=cpus(),
         python={"major": sys.version_info[0], "minor": sys.version_info[1], "micro": sys.version_info[2]},
         architecture=platform.machine(),
+        **facts,
     )
 
 

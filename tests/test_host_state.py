@@ -155,7 +155,7 @@ def test_host_state_sets_the_same_default_ipv4_address_fact_as_the_setup_modules
             {"highload.cluster.host_state": {"default_ipv4": True}, "register": "probe"},
             {
                 "ansible.builtin.copy": {
-                    "content": "{{ {'setup': from_setup, 'probe': probe, 'fact': ansible_facts.default_ipv4} | to_json }}",
+                    "content": "{{ dict(setup=from_setup, probe=probe, fact=ansible_facts.default_ipv4) | to_json }}",
                     "dest": str(out),
                 },
                 "check_mode": False,

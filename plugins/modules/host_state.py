@@ -42,7 +42,8 @@ options:
       - Also set the fact C(ansible_facts.default_ipv4) (its C(address), C(interface) and C(gateway)), the
         way the setup module's C(network) subset finds it (C(ip -4 route get 8.8.8.8), which sends nothing),
         for a play that needs only the hosts' addresses and not the rest of the network facts.
-      - An empty dict when the host has no IPv4 route, or no C(ip) command.
+      - An empty dict when the host has no IPv4 route, or no C(ip) command; no C(address) when the route has
+        no source address.
     type: bool
     default: false
 attributes:
@@ -248,20 +249,25 @@ def cpus() -> int:
 
 
 def default_ipv4(module: AnsibleModule) -> Dict[str, str]:
-    """The source address, device and gateway of the route to a public address, as the setup module's network
-    facts take them; empty without a route or without ip."""
+    """The device, source address and gateway of the route to a public address, read as the setup module's
+    network facts read them (the first line of ip's answer, which starts with the address asked for)."""
+    target = "8.8.8.8"
     ip = module.get_bin_path("ip")
     if ip is None:
         return {}
-    rc, out, _err = module.run_command([ip, "-4", "route", "get", "8.8.8.8"])
-    if rc != 0:
-        return {}
-    words = out.split()
-    found = {}
-    for key, name in (("src", "address"), ("dev", "interface"), ("via", "gateway")):
-        if key in words[:-1]:
-            found[name] = words[words.index(key) + 1]
-    return found if "address" in found else {}
+    out = module.run_command([ip, "-4", "route", "get", target], errors="surrogate_then_replace")[1]
+    words = out.splitlines()[0].split() if out else []
+    found: Dict[str, str] = {}
+    if words and words[0] == target:
+        for index in range(len(words) - 1):
+            word, following = words[index], words[index + 1]
+            if word == "dev":
+                found["interface"] = following
+            elif word == "src":
+                found["address"] = following
+            elif word == "via" and following != target:
+                found["gateway"] = following
+    return found
 
 
 def main() -> None:

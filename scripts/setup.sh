@@ -21,10 +21,10 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt backend_app/pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.txt backend_app/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q -r requirements-dev.txt
   .venv/bin/pip install -q --no-deps -e backend_app
   # setuptools leaves its build metadata next to the sources; the venv keeps its own copy.
   rm -rf backend_app/build backend_app/src/*.egg-info

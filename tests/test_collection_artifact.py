@@ -17,6 +17,8 @@ SHIPPED = [
     r"README\.md",
     r"LICENSE",
     r"CHANGELOG\.md",
+    # What the plugins need on the controller (pip install -r requirements.txt)
+    r"requirements\.txt",
     r"changelogs(/(changelog|config)\.yaml)?",
     r"meta(/runtime\.yml)?",
     r"plugins(/README\.md)?",
@@ -37,6 +39,7 @@ REQUIRED = [
     "README.md",
     "LICENSE",
     "meta/runtime.yml",
+    "requirements.txt",
     "plugins/modules/droplet.py",
     "plugins/filter/node_addresses.py",
     "plugins/lookup/role_default.py",  # the roles read each other's defaults with it

@@ -49,7 +49,7 @@ def test_a_port_is_a_number_and_the_longest_role_name_owns_a_variable(tmp_path: 
     ("name", "says"),
     [
         ("balancer_status_listen_address", "is a template"),  # means something only on the balancer's host
-        ("balancer_no_such_setting", "role balancer has no default for 'balancer_no_such_setting'"),
+        ("balancer_no_such_setting", "role balancer's defaults/main.yml has no 'balancer_no_such_setting'"),
         ("haproxy_port", "starts with no role's name"),
     ],
 )
@@ -57,3 +57,10 @@ def test_what_it_cannot_answer_fails_saying_why(tmp_path: Path, name: str, says:
     output, [result] = lookup(tmp_path, name)
     assert result.get("failed") is True, output
     assert says in result["msg"], result["msg"]
+
+
+def test_with_file_vars_a_roles_fixed_value_comes_from_its_vars_file(tmp_path: Path) -> None:
+    task = {"ansible.builtin.debug": {"msg": "{{ lookup('highload.cluster.role_default', 'balancer_engine_settings', file='vars') }}"}}
+    proc, [result] = run_tasks([task], tmp_path)
+    written = yaml.safe_load((TOP / "roles" / "balancer" / "vars" / "main.yml").read_text())["balancer_engine_settings"]
+    assert result.get("msg") == written, proc.stdout + proc.stderr

@@ -18,18 +18,30 @@ description:
     'balancer_status_port'))); C(hostvars) holds a host's inventory variables and facts, never a role's defaults.
   - Only literal defaults are returned. A default that is a template is an error, because it means something
     only on its own role's host.
+  - With O(file=vars), the value comes from the role's C(vars/main.yml) instead (a role's fixed facts, such as
+    the service name of each balancer engine), with the same rules.
 options:
   _terms:
     description: Names of role variables.
     type: list
     elements: str
     required: true
+  file:
+    description: Which of the role's variable files to read.
+    type: str
+    choices: [defaults, vars]
+    default: defaults
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
 - name: Follow the backend's app port on this host, and the backend role's default where nothing sets it
   ansible.builtin.debug:
     msg: "{{ backend_app_port | default(lookup('highload.cluster.role_default', 'backend_app_port')) }}"
+
+- name: The service name of each balancer engine, from the balancer role's vars
+  ansible.builtin.debug:
+    msg: "{{ lookup('highload.cluster.role_default', 'balancer_engine_settings', file='vars').nginx.service }}"
 
 - name: The balancer's status port, from its inventory or else the balancer role's default
   ansible.builtin.debug:
@@ -75,18 +87,19 @@ def is_template(value: Any) -> bool:
 
 
 class LookupModule(LookupBase):
-    """Each term's default from its owning role's defaults/main.yml."""
+    """Each term's value from its owning role's defaults/main.yml (or vars/main.yml)."""
 
     def run(self, terms: list[Any], variables: Any = None, **kwargs: Any) -> list[Any]:
         self.set_options(var_options=variables, direct=kwargs)
-        roles = sorted(path.name for path in ROLES.iterdir() if (path / "defaults" / "main.yml").is_file())
+        source = self.get_option("file")
+        roles = sorted(path.name for path in ROLES.iterdir() if (path / source / "main.yml").is_file())
         values = []
         for term in terms:
             name = str(term)
             role = owning_role(name, roles)
-            defaults = self._loader.load_from_file(str(ROLES / role / "defaults" / "main.yml")) or {}
+            defaults = self._loader.load_from_file(str(ROLES / role / source / "main.yml")) or {}
             if name not in defaults:
-                raise AnsibleLookupError(f"role_default: role {role} has no default for {name!r}")
+                raise AnsibleLookupError(f"role_default: role {role}'s {source}/main.yml has no {name!r}")
             if is_template(defaults[name]):
                 raise AnsibleLookupError(
                     f"role_default: role {role}'s default for {name!r} is a template, which means something "

@@ -3,7 +3,7 @@
 # collection's tests (real containers, the fake DigitalOcean API), every role's
 # molecule scenario and the whole-cluster one (real systemd containers).
 #   scripts/test.sh            everything
-#   SKIP_MOLECULE=1 scripts/test.sh   without the molecule scenarios
+#   SKIP_MOLECULE=1 scripts/test.sh   without the container scenarios (the installed lab, molecule)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,6 +13,8 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "set-up: the controller's venv, the test tools"
 bash scripts/test-host-packages.sh
 bash scripts/setup.sh
+# The newest end of the supported range (Python 3.12+, ansible-core 2.21).
+bash scripts/setup-newest.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
 export ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
@@ -41,6 +43,9 @@ step "pytest: backend_app and the collection"
 pytest -q -p no:cacheprovider --durations=15 backend_app/tests tests
 
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
+  step "the installed collection: the whole lab from the tarball, newest ansible-core, empty HOME"
+  bash scripts/installed_lab.sh
+
   for config in roles/*/molecule/*/molecule.yml; do
     scenario=${config%/molecule.yml}
     role_dir=${scenario%/molecule/*}

@@ -4,8 +4,14 @@ MD5 or SHA-1 it computes is marked as not used for security, which FIPS-mode Ope
 from __future__ import annotations
 
 import ast
+import importlib
+import sys
+from pathlib import Path
 
+import yaml
 from project import TOP
+
+sys.path.insert(0, str(TOP / ".collections"))
 
 SHIPPED_PYTHON = ("plugins", "roles", "backend_app/src")
 WEAK = {"md5", "sha1"}
@@ -60,3 +66,32 @@ def test_every_md5_and_sha1_in_shipped_code_is_marked_not_for_security() -> None
         if (lines := weak_hashes_without_usedforsecurity_false(path.read_text()))
     }
     assert found == {}
+
+
+def jinja_plugins(path: Path) -> set[str]:
+    """The names a filter or test plugin file offers (its FilterModule's filters or TestModule's tests)."""
+    module = importlib.import_module(f"ansible_collections.highload.cluster.plugins.{path.parent.name}.{path.stem}")
+    if path.parent.name == "filter":
+        return set(module.FilterModule().filters())
+    return set(module.TestModule().tests())
+
+
+def test_each_filter_and_test_plugin_file_offers_the_one_plugin_its_documentation_names() -> None:
+    """Galaxy lists a filter or test plugin by its file, with the description of the YAML file of that name: a file
+    offering more names (or one of another name) is listed undocumented and its plugins unlisted."""
+    mismatched = []
+    for kind in ("filter", "test"):
+        folder = TOP / "plugins" / kind
+        code = {path.stem for path in folder.glob("*.py")}
+        docs = {path.stem for path in folder.glob("*.yml")}
+        assert code, f"no {kind} plugins found: the check would prove nothing"
+        mismatched += [f"{kind}/{stem}.py has no {stem}.yml" for stem in sorted(code - docs)]
+        mismatched += [f"{kind}/{stem}.yml has no {stem}.py" for stem in sorted(docs - code)]
+        for stem in sorted(code):
+            if (offered := jinja_plugins(folder / f"{stem}.py")) != {stem}:
+                mismatched.append(f"{kind}/{stem}.py offers {sorted(offered)}")
+        for stem in sorted(docs):
+            name = yaml.safe_load((folder / f"{stem}.yml").read_text())["DOCUMENTATION"]["name"]
+            if name != stem:
+                mismatched.append(f"{kind}/{stem}.yml documents {name}")
+    assert mismatched == []

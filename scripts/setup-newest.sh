@@ -12,7 +12,7 @@ if [ ! -x .venv-newest/bin/python ]; then
   "$python" -m venv .venv-newest
 fi
 stamp=.venv-newest/.requirements.sha256
-want=$(cat requirements-newest.txt | sha256sum | cut -d' ' -f1)
+want=$(sha256sum requirements-newest.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv-newest/bin/pip install -q --upgrade pip
   .venv-newest/bin/pip install -q -r requirements-newest.txt

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ssh_key
 short_description: Upload an SSH public key to a DigitalOcean account once, or remove it
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - The key is identified by its MD5 fingerprint, computed from O(public_key); uploading the same key
     again changes nothing, whatever its name in the account.

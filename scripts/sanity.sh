@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# ansible-test sanity for the collection. ansible-test wants the collection at
-# .../ansible_collections/highload/cluster (not through a symlink), so the files
-# git knows of are copied to a scratch tree and tested there. Its own tool
-# versions (pylint, yamllint, voluptuous...) are installed into a virtualenv of
-# ansible-test's (--venv) from PyPI.
+# ansible-test sanity over what ships: the collection tarball is built and its
+# contents tested, as a user (and Galaxy) gets them, ignore files included.
+#   scripts/sanity.sh [VENV] [ansible-test sanity arguments...]
+# VENV is the controller's virtualenv whose ansible-core does the build and the
+# test: .venv (the oldest supported ansible-core, the default) or .venv-newest
+# (the newest, scripts/setup-newest.sh). ansible-test wants the collection at
+# .../ansible_collections/highload/cluster (not through a symlink): the tarball is
+# extracted there, in a scratch tree ($HIGHLOAD_SANITY_DIR). Its own tool versions
+# (pylint, yamllint, voluptuous...) go into a virtualenv of ansible-test's (--venv),
+# from PyPI, for the venv's Python (--python).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-python=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+venv=.venv
+if [ $# -gt 0 ] && [ -x "$1/bin/ansible-test" ]; then
+  venv=$1
+  shift
+fi
+venv=$(cd "$venv" && pwd)
+python=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 scratch=${HIGHLOAD_SANITY_DIR:-/var/tmp/highload-sanity}
 dest="$scratch/ansible_collections/highload/cluster"
-rm -rf "$dest"
-mkdir -p "$dest"
-git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$dest"
+rm -rf "$dest" "$scratch/build"
+mkdir -p "$dest" "$scratch/build"
+"$venv/bin/ansible-galaxy" collection build --output-path "$scratch/build" >/dev/null
+tar -xzf "$scratch"/build/highload-cluster-*.tar.gz -C "$dest"
 # ansible-test bootstraps pip in its virtualenvs with a get-pip script from
 # ci-files.testing.ansible.com; where that host is unreachable, pip comes from the
 # standard library's ensurepip and then the pinned pip from PyPI instead.
-pip_version=$(.venv/bin/python - <<'PY'
+pip_version=$("$venv/bin/python" - <<'PY'
 import re, pathlib, ansible_test
 text = (pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py").read_text()
 match = re.search(r"\bpip='([^']+)'", text)
@@ -42,7 +54,5 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *cert, *args])
 PY
 fi
 cd "$dest"
-# shellcheck disable=SC1091
-source "$top/.venv/bin/activate"
-# The collection's plugins are what ansible-test is for; the tests and scripts have ruff.
-ansible-test sanity --venv --python "$python" --color no "${@:-plugins/}"
+echo "[sanity] ansible-test $("$venv/bin/ansible-test" --version | awk '{print $NF}') (Python $python) on $dest"
+PATH="$venv/bin:$PATH" "$venv/bin/ansible-test" sanity --venv --python "$python" --color no "$@"

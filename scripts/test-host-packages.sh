@@ -4,10 +4,11 @@
 #   prometheus                     promtool, for the rules and the config
 #   apache2-utils                  ab, the load tool of the failover tests
 #   curl, python3-venv             the set-up and the reachability probes
+#   the shellcheck linter          ansible-test sanity's shellcheck test (skipped without it)
 # They are installed for their binaries only: no service of theirs starts here.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(nginx libnginx-mod-http-lua prometheus apache2-utils curl ca-certificates python3-venv)
+packages=(nginx libnginx-mod-http-lua prometheus apache2-utils curl ca-certificates python3-venv shellcheck)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

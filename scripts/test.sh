@@ -13,8 +13,10 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "set-up: the controller's venv, the test tools"
 bash scripts/test-host-packages.sh
 bash scripts/setup.sh
-# The newest end of the supported range (Python 3.12+, ansible-core 2.21).
+# The other ends of the supported range: the ansible packages 14 (ansible-core 2.21,
+# sanity's newest end) and 13 (the install test's middle), Python 3.12+.
 bash scripts/setup-newest.sh
+bash scripts/setup-ansible13.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
 export ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
@@ -33,8 +35,10 @@ python scripts/role_docs.py --check
 antsibull-changelog lint
 antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
-step "ansible-test sanity: the collection's plugins"
-bash scripts/sanity.sh
+step "ansible-test sanity: the built tarball's contents, ansible-core 2.19 (the oldest supported)"
+bash scripts/sanity.sh .venv
+step "ansible-test sanity: the built tarball's contents, ansible-core 2.21 (the newest)"
+bash scripts/sanity.sh .venv-newest
 
 step "docker host and base image"
 bash scripts/docker-host.sh

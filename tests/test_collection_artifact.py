@@ -1,5 +1,6 @@
 """The collection tarball holds what a user installs (roles, plugins, playbooks, example inventories, the
-backend's sources, docs, meta) and nothing else: no tests, molecule scenarios, dev scripts or caches."""
+backend's sources, docs, meta, the sanity ignore files) and nothing else: no tests, molecule scenarios, dev
+scripts or caches."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ SHIPPED = [
     # The backend the role builds into wheels on the controller: its sources only.
     r"backend_app(/(pyproject\.toml|README\.md|requirements\.lock|build-wheels\.sh))?",
     r"backend_app/src(/highload_backend(/\w+\.py)?)?",
+    # ansible-test sanity's ignore files: sanity over the installed collection (and Galaxy's) reads them.
+    r"tests(/sanity(/ignore-\d+\.\d+\.txt)?)?",
 ]
 REQUIRED = [
     "MANIFEST.json",
@@ -53,6 +56,9 @@ REQUIRED = [
     "backend_app/build-wheels.sh",
     "backend_app/requirements.lock",
     "backend_app/src/highload_backend/__init__.py",
+    "tests/sanity/ignore-2.19.txt",
+    "tests/sanity/ignore-2.20.txt",
+    "tests/sanity/ignore-2.21.txt",
 ]
 
 
@@ -75,6 +81,11 @@ def entries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 def test_the_shipped_set_refuses_what_a_user_does_not_install() -> None:
     leaks = [
         "tests/contracts/digitalocean/LICENSE",
+        "tests/test_collection_artifact.py",
+        "tests/project.py",
+        "tests/playbooks/render_role.yml",
+        "tests/output/.tmp/sanity/result.json",
+        "tests/sanity/extra/notes.md",
         "roles/backend/molecule/default/molecule.yml",
         "molecule/cluster/converge.yml",
         ".config/molecule/config.yml",

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from project import TOP, run
 
-sys.path.insert(0, str(TOP / "plugins/test"))
-from host_state import file_like, unit_running
+sys.path.insert(0, str(TOP / ".collections"))
+from ansible_collections.highload.cluster.plugins.test.file_like import file_like
+from ansible_collections.highload.cluster.plugins.test.unit_running import unit_running
 
 
 def playbook(tmp_path: Path, tasks: list[dict[str, Any]], *args: str) -> str:
@@ -109,6 +110,19 @@ def test_unit_running_wants_active_and_enabled_unless_told_otherwise() -> None:
     assert unit_running({"exists": True, "active": True, "enabled": False}, enabled=False)
     assert not unit_running({"exists": True, "active": False, "enabled": True})
     assert not unit_running({"exists": False, "active": False, "enabled": False})
+
+
+def test_unit_running_and_file_like_answer_by_their_full_names_in_a_playbook(tmp_path: Path) -> None:
+    running = {"exists": True, "active": True, "enabled": True}
+    stopped = {**running, "active": False}
+    checks = [
+        f"{running} is highload.cluster.unit_running",
+        f"{stopped} is not highload.cluster.unit_running",
+        f"{stopped | {'enabled': False}} is not highload.cluster.unit_running(enabled=false)",
+        "{'exists': False} is not highload.cluster.file_like",
+    ]
+    output = playbook(tmp_path, [{"ansible.builtin.assert": {"that": checks, "quiet": True}}])
+    assert "ok: [localhost]" in output
 
 
 def gated_template(tmp_path: Path, dest: Path) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: droplets
 short_description: The highload cluster's DigitalOcean droplets, grouped by their tags
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Lists the droplets that carry O(tag) (one API listing, paged by the API, cached when O(cache) is on).
   - A droplet tagged C(TAG-GROUP), such as C(highload-backends), joins the group C(GROUP), so the groups

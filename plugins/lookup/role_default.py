@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 name: role_default
 author:
   - highload.cluster developers (@highload-cluster)
-version_added: 0.1.0
+version_added: 0.2.0
 short_description: A setting's default, from the defaults of the role that owns it
 description:
   - Returns the value that C(roles/ROLE/defaults/main.yml) of this collection gives a variable. ROLE is the

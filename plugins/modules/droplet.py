@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: droplet
 short_description: Create, power on or off, and delete one DigitalOcean droplet, idempotent by its name
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Manages one droplet, identified by O(name). Names are unique for this module; a task never creates a
     second droplet of a name that exists, and fails when more than one of its droplets has the name.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: droplet_info
 short_description: List DigitalOcean droplets by tag or by name, every one of them
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the droplets that carry O(tag), or that are named O(name) (or both), straight from the API, one
     entry per droplet, so that several droplets of one name are all listed (an inventory keeps one host

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: firewall
 short_description: Create, update or delete one DigitalOcean Cloud Firewall, found by its exact name
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Manages one Cloud Firewall, identified by O(name) exactly (not a part of it, not in another case).
     DigitalOcean does not keep names unique; when more than one firewall has the name, the task fails

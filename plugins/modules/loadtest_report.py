@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: loadtest_report
 short_description: Write the load test's report (Markdown with PNG plots) from its phases and Prometheus ranges
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Writes C(report.md), C(results.json) (what it was given, and the CPU section's figures under C(cpu)) and
     the plots C(requests_per_backend.png) and C(response_time.png) into O(dest), from what

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ssh_key
 short_description: Upload an SSH public key to a DigitalOcean account once, or remove it
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - The key is identified by its MD5 fingerprint, computed from O(public_key); uploading the same key
     again changes nothing, whatever its name in the account.
@@ -91,7 +91,7 @@ def fingerprint(public_key: str) -> str:
         blob = base64.b64decode(fields[1], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("public_key: the key's second field is not base64") from None
-    digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - the API names keys by MD5
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()  # the API names keys by MD5
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 

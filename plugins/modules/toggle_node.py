@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: toggle_node
 short_description: Switch a highload backend on or off, and wait until the balancer has noticed
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the backend's C(GET /api/status) first and posts to C(POST /api/turn?state=...) only when the
     node is not already in O(state), so C(changed) says whether the node was really switched.

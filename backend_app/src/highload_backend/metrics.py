@@ -82,5 +82,5 @@ def serve_metrics(address: str, port: int, switch: Switch, node: str) -> socket.
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=os.environ[MULTIPROC_ENV])
     registry.register(SwitchCollector(switch, node))
-    server, _ = start_http_server(port, addr=address, registry=registry)
+    server = start_http_server(port, addr=address, registry=registry)[0]  # (server, thread)
     return server.socket

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The backend's wheel sets on the controller, in one run: the app's version (pyproject.toml, the one place it
 is written) and a hash of its source tree name the set, so a source changed without a version bump gets a new
 set; each set missing for a Python and CPU tag is built (build-wheels.sh), then listed (one line per wheel:

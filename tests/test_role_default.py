@@ -60,7 +60,8 @@ def test_what_it_cannot_answer_fails_saying_why(tmp_path: Path, name: str, says:
 
 
 def test_with_file_vars_a_roles_fixed_value_comes_from_its_vars_file(tmp_path: Path) -> None:
-    task = {"ansible.builtin.debug": {"msg": "{{ lookup('highload.cluster.role_default', 'balancer_engine_settings', file='vars') }}"}}
+    msg = "{{ lookup('highload.cluster.role_default', 'balancer_engine_settings', file='vars') }}"
+    task = {"ansible.builtin.debug": {"msg": msg}}
     proc, [result] = run_tasks([task], tmp_path)
     written = yaml.safe_load((TOP / "roles" / "balancer" / "vars" / "main.yml").read_text())["balancer_engine_settings"]
     assert result.get("msg") == written, proc.stdout + proc.stderr

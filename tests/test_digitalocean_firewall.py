@@ -368,7 +368,7 @@ def test_provision_keeps_one_firewall_per_group_from_the_vpc_addresses_and_the_r
     prometheus = role_default("prometheus", "prometheus_port")
     grafana = role_default("grafana", "grafana_http_port")
     assert inbound(fake, "highload-backends") == {
-        ("tcp", sidecar): {balancer, ADMIN},
+        ("tcp", sidecar): {balancer},
         ("tcp", "22"): {SSH_FROM},
     }
     assert inbound(fake, "highload-balancer") == {
@@ -408,11 +408,25 @@ def test_provision_firewall_ports_follow_the_roles_variables(fake: FakeDigitalOc
     rc, output = provision(fake, home, "-e", json.dumps({**ports, "highload_do_monitoring_host": "separate"}))
     assert rc == 0, output
     private = private_addresses(fake, home)
-    scrapers = {private["balancer-1"], private["monitoring-1"], ADMIN}
+    scrapers = {private["balancer-1"], private["monitoring-1"]}
     assert inbound(fake, "highload-backends")[("tcp", "8081")] == scrapers
     assert set(inbound(fake, "highload-balancer")) == {("tcp", "8000"), ("tcp", "9100"), ("tcp", "22")}
     assert inbound(fake, "highload-balancer")[("tcp", "9100")] == {private["monitoring-1"], ADMIN}
     assert set(inbound(fake, "highload-monitoring")) == {("tcp", "9091"), ("tcp", "3001"), ("tcp", "22")}
+
+
+def test_the_backends_admit_no_admin_network_unless_the_labs_curl_to_api_turn_is_opted_in(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    # toggle_node.yml switches a pod on the node itself: the admin token never needs the sidecar from outside.
+    rc, output = provision(fake, home)
+    assert rc == 0, output
+    balancer = private_addresses(fake, home)["balancer-1"]
+    sidecar = ("tcp", role_default("nginx_sidecar", "nginx_sidecar_listen_port"))
+    assert inbound(fake, "highload-backends")[sidecar] == {balancer}
+    rc, output = provision(fake, home, "-e", "highload_do_admin_to_backends=true")  # a string from -e
+    assert rc == 0, output
+    assert inbound(fake, "highload-backends")[sidecar] == {balancer, ADMIN}
 
 
 def test_provision_without_admin_networks_opens_no_monitoring_port(fake: FakeDigitalOcean, home: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from project import TOP, run_tasks
+from project import TOP, run, run_tasks
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
 sys.path.insert(0, str(TOP / ".collections"))
@@ -126,3 +127,93 @@ def test_waits_for_the_balancer_to_mark_the_peer(backend: RunningBackend, tmp_pa
         page.server.shutdown()
     assert (results[0]["balancer_status"], results[1]["balancer_status"]) == ("DOWN", "UP"), proc.stdout
     assert "did not show 10.0.0.9:80 as DOWN within 2s; it shows no such peer" in results[2]["msg"]
+
+
+class Recorder:
+    """Stands where the node's sidecar would be reached from the controller, and records every request."""
+
+    def __init__(self) -> None:
+        seen = self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def answer(self) -> None:
+                seen.append((self.command, self.path, "Authorization" in self.headers))
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def toggle_playbook(tmp_path: Path, node: dict[str, Any], balancer: dict[str, Any], *extra: str) -> str:
+    """playbooks/toggle_node.yml on an inventory whose node and balancer are this machine (loopback)."""
+    here = {"ansible_host": "127.0.0.1", "highload_private_ipv4": "127.0.0.1"}
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "children": {
+                "backends": {"hosts": {"b1": {**here, **node}}},
+                "balancer": {"hosts": {"lb": {**here, **balancer}}},
+            },
+        }
+    }
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    proc = run(
+        "ansible-playbook", "-i", str(tmp_path / "inventory.json"), "playbooks/toggle_node.yml",
+        "-e", "node=b1", "-e", "state=off", *extra,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert TOKEN not in output
+    return output
+
+
+def test_toggle_node_switches_on_the_node_over_loopback_and_sends_nothing_to_its_sidecar(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    sidecar = Recorder()
+    try:
+        node = {
+            "backend_app_port": backend.port,
+            "nginx_sidecar_listen_port": sidecar.port,
+            "backend_admin_token": TOKEN,
+        }
+        toggle_playbook(tmp_path, node, {"balancer_engine": "nginx"})
+    finally:
+        sidecar.server.shutdown()
+    assert requests.get(backend.url + "/api/status", timeout=5).json()["status"] == "off"
+    assert sidecar.requests == [], "the admin call went through the sidecar, across the network"
+
+
+def test_toggle_node_waits_for_the_checker_on_the_balancer_itself_over_loopback(
+    backend: RunningBackend, tmp_path: Path
+) -> None:
+    sidecar = Recorder()
+    page = StatusPage(backend, f"127.0.0.1:{sidecar.port}")  # the node as the balancer's upstream lists it
+    status_port = page.server.server_address[1]
+    try:
+        node = {
+            "backend_app_port": backend.port,
+            "nginx_sidecar_listen_port": sidecar.port,
+            "backend_admin_token": TOKEN,
+        }
+        output = toggle_playbook(tmp_path, node, {"balancer_engine": "openresty", "balancer_status_port": status_port})
+    finally:
+        sidecar.server.shutdown()
+        page.server.shutdown()
+    assert "b1 is off (was on); the balancer shows it DOWN" in output, output
+    assert sidecar.requests == []
+
+
+def test_toggle_from_controller_is_the_labs_curl_through_the_sidecar(backend: RunningBackend, tmp_path: Path) -> None:
+    # The backend's own port stands in for the sidecar that forwards /api/turn to it.
+    node = {"backend_app_port": 1, "nginx_sidecar_listen_port": backend.port, "backend_admin_token": TOKEN}
+    toggle_playbook(tmp_path, node, {"balancer_engine": "nginx"}, "-e", "toggle_from=controller")
+    assert requests.get(backend.url + "/api/status", timeout=5).json()["status"] == "off"

@@ -12,7 +12,9 @@ python=${PYTHON_NEWEST:-}
 if [ -z "$python" ]; then
   for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 \
       "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.13*/bin/python3.13; do
-    if command -v "$candidate" >/dev/null 2>&1 || [ -x "$candidate" ]; then
+    # Run it, not only find it: pyenv's shim python3.13 is on PATH even where the
+    # global version is another ("command not found" when run).
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
       python=$candidate
       break
     fi

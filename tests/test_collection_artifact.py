@@ -17,10 +17,12 @@ SHIPPED = [
     r"README\.md",
     r"LICENSE",
     r"CHANGELOG\.md",
-    # What the plugins need on the controller (pip install -r requirements.txt)
+    # What the plugins need on the controller (pip install -r requirements.txt) and its system packages
+    # (bindep.txt): meta/execution-environment.yml names both for ansible-builder.
     r"requirements\.txt",
+    r"bindep\.txt",
     r"changelogs(/(changelog|config)\.yaml)?",
-    r"meta(/runtime\.yml)?",
+    r"meta(/(runtime|execution-environment)\.yml)?",
     r"plugins(/README\.md)?",
     r"plugins/(doc_fragments|filter|inventory|lookup|module_utils|modules|test)(/\w+\.(py|yml))?",
     r"roles(/\w+(/README\.md)?)?",
@@ -40,6 +42,8 @@ REQUIRED = [
     "LICENSE",
     "meta/runtime.yml",
     "requirements.txt",
+    "bindep.txt",
+    "meta/execution-environment.yml",
     "plugins/modules/droplet.py",
     "plugins/filter/node_addresses.py",
     "plugins/lookup/role_default.py",  # the roles read each other's defaults with it

@@ -34,6 +34,9 @@ antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 step "ansible-test sanity: the collection's plugins"
 bash scripts/sanity.sh
 
+step "galaxy-importer: the built tarball as Galaxy imports it (its own venv)"
+bash scripts/galaxy_import.sh
+
 step "docker host and base image"
 bash scripts/docker-host.sh
 

@@ -83,6 +83,8 @@ def test_the_shipped_set_refuses_what_a_user_does_not_install() -> None:
         "molecule/cluster/converge.yml",
         ".config/molecule/config.yml",
         "scripts/test.sh",
+        "requirements-importer.txt",
+        ".config/galaxy-importer.cfg",
         "benchmarks/README.md",
         "ansible.cfg",
         ".yamllint",

@@ -18,10 +18,12 @@ SHIPPED = [
     r"README\.md",
     r"LICENSE",
     r"CHANGELOG\.md",
-    # What the plugins need on the controller (pip install -r requirements.txt)
+    # What the plugins need on the controller (pip install -r requirements.txt) and its system packages
+    # (bindep.txt): meta/execution-environment.yml names both for ansible-builder.
     r"requirements\.txt",
+    r"bindep\.txt",
     r"changelogs(/(changelog|config)\.yaml)?",
-    r"meta(/runtime\.yml)?",
+    r"meta(/(runtime|execution-environment)\.yml)?",
     r"plugins(/README\.md)?",
     r"plugins/(doc_fragments|filter|inventory|lookup|module_utils|modules|test)(/\w+\.(py|yml))?",
     r"roles(/\w+(/README\.md)?)?",
@@ -43,6 +45,8 @@ REQUIRED = [
     "LICENSE",
     "meta/runtime.yml",
     "requirements.txt",
+    "bindep.txt",
+    "meta/execution-environment.yml",
     "plugins/modules/droplet.py",
     "plugins/filter/node_addresses.py",
     "plugins/lookup/role_default.py",  # the roles read each other's defaults with it
@@ -90,6 +94,8 @@ def test_the_shipped_set_refuses_what_a_user_does_not_install() -> None:
         "molecule/cluster/converge.yml",
         ".config/molecule/config.yml",
         "scripts/test.sh",
+        "requirements-importer.txt",
+        ".config/galaxy-importer.cfg",
         "benchmarks/README.md",
         "ansible.cfg",
         ".yamllint",

@@ -62,9 +62,11 @@ import re
 from typing import Any, Dict, List, Tuple, Union
 
 from ansible.errors import AnsibleError
+from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
+    CLIENT_IMPORT_EXCEPTION,
     CLIENT_LIBRARY,
     HAS_CLIENT,
     Deadline,
@@ -143,7 +145,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _droplets(self) -> List[Dict[str, Any]]:
         if not HAS_CLIENT:
-            raise AnsibleError("the %s inventory needs %s on the controller" % (self.NAME, CLIENT_LIBRARY))
+            # The import's traceback is the cause Ansible shows with the message (-vvv).
+            message = "%s: %s" % (self.NAME, missing_required_lib(CLIENT_LIBRARY))
+            raise AnsibleError(message) from CLIENT_IMPORT_EXCEPTION
         try:
             token = resolve_token(self.get_option("api_token"), os.environ)
         except ValueError as exc:

@@ -25,6 +25,8 @@ import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlparse
 
+# The import's error: its traceback for a module's fail_json, the exception for a controller plugin to raise from.
+CLIENT_IMPORT_EXCEPTION: Optional[ImportError] = None
 try:
     import requests
     from digitalocean.baseapi import BaseAPI
@@ -39,9 +41,10 @@ try:
         requests.exceptions.InvalidSchema,
         requests.exceptions.URLRequired,
     )
-except ImportError:  # pragma: no cover - reported by the modules through missing_required_lib
+except ImportError as error:  # pragma: no cover - reported by the modules through missing_required_lib
     HAS_CLIENT = False
     CLIENT_IMPORT_ERROR = traceback.format_exc()
+    CLIENT_IMPORT_EXCEPTION = error
     BaseAPI = object
     NOT_MADE = ()
 

@@ -23,8 +23,13 @@ except ImportError:  # pragma: no cover - reported by the module through missing
 
 try:
     import jinja2
-except ImportError:  # pragma: no cover - reported by render
+
+    HAS_JINJA2 = True
+    JINJA2_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     jinja2 = None
+    HAS_JINJA2 = False
+    JINJA2_IMPORT_ERROR = traceback.format_exc()
 
 PERCENTILES = (50, 95, 99, 100)
 Events = List[Tuple[float, str]]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
+PACKAGE = "prometheus-client"
+# The import's own error, kept for the one that reports the missing package (the filter raises from it).
+PROMETHEUS_CLIENT_IMPORT_ERROR: Optional[ImportError] = None
 try:
     from prometheus_client.parser import text_string_to_metric_families
-except ImportError:  # pragma: no cover - the error says what to install when a page is read
+except ImportError as error:  # pragma: no cover - the error says what to install when a page is read
     text_string_to_metric_families = None
+    PROMETHEUS_CLIENT_IMPORT_ERROR = error
 
 Sample = Tuple[str, Dict[str, str], float]
 
@@ -15,7 +19,7 @@ Sample = Tuple[str, Dict[str, str], float]
 def samples(text: str) -> List[Sample]:
     """Every sample on the page as (name, labels, value); ValueError when the page is not Prometheus text."""
     if text_string_to_metric_families is None:
-        raise ValueError("reading a Prometheus page needs the Python package prometheus-client")
+        raise ValueError("reading a Prometheus page needs the Python package %s" % PACKAGE)
     if not isinstance(text, str):
         raise ValueError("expects the text of a /metrics page, got %s" % type(text).__name__)
     return [

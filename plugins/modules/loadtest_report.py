@@ -114,7 +114,9 @@ from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.highload.cluster.plugins.module_utils.loadtest_report import (
+    HAS_JINJA2,
     HAS_MATPLOTLIB,
+    JINJA2_IMPORT_ERROR,
     MATPLOTLIB_IMPORT_ERROR,
     plots,
     render,
@@ -133,6 +135,11 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    # Before anything else, check mode included: a check run says what the real run would fail on.
+    if not HAS_MATPLOTLIB:
+        module.fail_json(msg=missing_required_lib("matplotlib"), exception=MATPLOTLIB_IMPORT_ERROR)
+    if not HAS_JINJA2:
+        module.fail_json(msg=missing_required_lib("jinja2"), exception=JINJA2_IMPORT_ERROR)
     dest, phases = module.params["dest"], module.params["phases"]
     series, context = module.params["series"], module.params["context"]
     for index, phase in enumerate(phases):
@@ -147,8 +154,6 @@ def main() -> None:
     }
     if module.check_mode:
         module.exit_json(**result)
-    if not HAS_MATPLOTLIB:
-        module.fail_json(msg=missing_required_lib("matplotlib"), exception=MATPLOTLIB_IMPORT_ERROR)
     os.makedirs(dest, exist_ok=True)
     images = plots(series, phases, dest)
     try:

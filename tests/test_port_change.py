@@ -171,6 +171,21 @@ def test_site_limited_to_the_backends_keeps_the_monitoring_host_allowed_to_read_
         assert "# HELP" in in_the_monitoring_host(f"http://{address_of(host)}:{sidecar}/metrics")
 
 
+@pytest.mark.parametrize("group", ["balancer", "monitoring"])
+def test_site_limited_to_the_balancer_or_the_monitoring_runs_and_changes_nothing(cluster: Path, group: str) -> None:
+    # Under --limit the backends' facts are not gathered and their ansible_host (a container's name here) is no
+    # address: the balancer's upstream and Prometheus's targets must learn them all the same.
+    limited = playbook(cluster, "site.yml", "--limit", group)
+    assert limited.returncode == 0, limited.stdout[-6000:] + limited.stderr
+    assert total_changed(limited.stdout) == 0, limited.stdout[-6000:]
+    sidecar = PORTS["backends"]["nginx_sidecar_listen_port"]
+    balancer = docker("exec", f"{PREFIX}-balancer-1", "cat", "/etc/nginx/nginx.conf")
+    targets = docker("exec", f"{PREFIX}-balancer-1", "cat", "/etc/prometheus/prometheus.yml")
+    for host in BACKENDS:
+        assert f"server {address_of(host)}:{sidecar} " in balancer, balancer
+        assert f"{address_of(host)}:{sidecar}" in targets, targets
+
+
 def task_lines(output: str, name: str) -> str:
     """What the run printed under the task whose name holds `name`."""
     return next(block for block in output.split("\nTASK [") if name in block.split("\n", 1)[0])

@@ -222,7 +222,7 @@ def keep_count(value: str) -> int | None:
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="wheels.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="wheels.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("cache", type=lambda text: Path(text).expanduser())
     parser.add_argument("tags", type=json.loads)

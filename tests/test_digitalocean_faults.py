@@ -326,3 +326,62 @@ def test_a_power_action_still_in_progress_is_waited_for_not_posted_again(
     assert results[1]["droplet"]["status"] == "off"
     posted = [call for call in fake.cloud.calls.mutating() if call[1].endswith("/actions")]
     assert len(posted) == 1
+
+
+def without_list(key: str) -> list[Any]:
+    """200 answers to a listing that hold no list: empty, the key null, and one that keeps the contract (meta only)."""
+    return [{}, {key: None}, {"links": {}, "meta": {"total": 0}}]
+
+
+@pytest.mark.parametrize("body", without_list("droplets"), ids=["empty", "null", "meta-only"])
+def test_a_droplet_listing_answered_200_without_its_list_fails_and_creates_no_droplet(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/droplets$", body=body)
+    result, output = one(fake, tmp_path, droplet_task("backend-1"))
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'droplets'" in result["msg"], result["msg"]
+    assert creates(fake) == 0 and len(named(fake, "backend-1")) == 1
+
+
+@pytest.mark.parametrize("body", without_list("droplets"), ids=["empty", "null", "meta-only"])
+def test_a_tag_listing_answered_200_without_its_list_fails_instead_of_listing_no_droplet(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/droplets$", body=body)
+    task = {"name": "list", "highload.cluster.droplet_info": {"tag": "highload", "api_retries": 2}}
+    result, output = one(fake, tmp_path, task)
+    assert result.get("failed") is True and "without the list 'droplets'" in result["msg"], output
+
+
+@pytest.mark.parametrize("body", without_list("firewalls"), ids=["empty", "null", "meta-only"])
+def test_a_firewall_listing_answered_200_without_its_list_fails_and_creates_no_firewall(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.firewalls.add(
+        "highload-backends", inbound_rules=[{"protocol": "tcp", "ports": "22", "sources": {"addresses": ["1.2.3.4"]}}]
+    )
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/firewalls$", body=body)
+    rule = {"protocol": "tcp", "ports": "22", "sources": {"addresses": ["1.2.3.4"]}}
+    task = {
+        "name": "firewall",
+        "highload.cluster.firewall": {"name": "highload-backends", "inbound_rules": [rule], "api_retries": 2},
+    }
+    result, output = one(fake, tmp_path, task)
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'firewalls'" in result["msg"], result["msg"]
+    assert fake.cloud.calls.mutating() == [] and len(fake.cloud.firewalls.named("highload-backends")) == 1
+
+
+@pytest.mark.parametrize("body", without_list("actions"), ids=["empty", "null", "meta-only"])
+def test_an_action_listing_answered_200_without_its_list_fails_and_posts_no_power_action(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"/actions$", body=body)
+    result, output = one(fake, tmp_path, droplet_task("backend-1", state="inactive"))
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'actions'" in result["msg"], result["msg"]
+    assert fake.cloud.calls.mutating() == []

@@ -186,8 +186,8 @@ def _body(response: Any) -> Any:
         return _UNREADABLE
 
 
-def _holds(data: Any, key: str) -> bool:
-    return isinstance(data, dict) and isinstance(data.get(key), dict)
+def _holds(data: Any, key: str, kind: type = dict) -> bool:
+    return isinstance(data, dict) and isinstance(data.get(key), kind)
 
 
 def _not_sent(exc: BaseException) -> bool:
@@ -281,13 +281,20 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
         self.deadline.sleep(seconds)
 
     def call(
-        self, method: str, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        expect: Optional[str] = None,
+        listing: bool = False,
     ) -> Tuple[int, Any]:
         """One API call: (status, parsed JSON or None). Raises DigitalOceanError; retries only what is safe.
 
-        `expect` names the key a successful answer's body must hold: a 2xx without it
-        (cut short, an HTML page, empty) is a failure, ambiguous unless the call only read.
+        `expect` names the key a successful answer's body must hold (an object; with `listing`, a list):
+        a 2xx without it (cut short, an HTML page, empty, the key null) is a failure, ambiguous unless the
+        call only read. A listing without its list is never read as an empty one.
         """
+        kind = list if listing else dict
         idempotent = method in IDEMPOTENT
         attempt = 0
         acted = False  # an earlier attempt of this call may have been carried out
@@ -321,7 +328,7 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
             if status >= 400 and status < 500:
                 raise self._error_from(response, attempt, acted)
             data = _body(response) if status < 500 else None
-            if status < 500 and (data is not _UNREADABLE) and (not expect or _holds(data, expect)):
+            if status < 500 and (data is not _UNREADABLE) and (not expect or _holds(data, expect, kind)):
                 return status, data
             # A 5xx, or a success whose body cannot be read: the request may have been carried out.
             acted = acted or method not in ("GET",)
@@ -329,8 +336,13 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
                 self._error_from(response, attempt, acted)
                 if status >= 500
                 else self._error(
-                    "%s %s answered %s without a readable body%s"
-                    % (method, path, status, " holding %r" % expect if expect else ""),
+                    (
+                        "%s %s answered %s without the list %r: the listing is unread, not empty"
+                        % (method, path, status, expect)
+                        if listing and data is not _UNREADABLE
+                        else "%s %s answered %s without a readable body%s"
+                        % (method, path, status, " holding %r" % expect if expect else "")
+                    ),
                     status=status,
                     attempts=attempt,
                     ambiguous=acted,
@@ -341,8 +353,10 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
                 continue
             raise failure
 
-    def get(self, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None) -> Any:
-        return self.call("GET", path, params, expect)[1]
+    def get(
+        self, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None, listing: bool = False
+    ) -> Any:
+        return self.call("GET", path, params, expect, listing)[1]
 
     def post(self, path: str, body: Dict[str, Any], expect: Optional[str] = None) -> Any:
         """Sent once: on an ambiguous failure (error.ambiguous) look before acting again."""
@@ -371,8 +385,10 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
         items: List[Dict[str, Any]] = []
         page = int(query.get("page", 1))
         for _page in range(MAX_PAGES):
-            data = self.get(path, query) or {}
-            items.extend(data.get(key) or [])
+            # An answer without the list fails (and is read again first): taken as empty, a lookup would create
+            # a second droplet or firewall of a name that exists.
+            data = self.get(path, query, expect=key, listing=True)
+            items.extend(data[key])
             next_url = ((data.get("links") or {}).get("pages") or {}).get("next")
             if not next_url:
                 return items

@@ -168,6 +168,9 @@ class FakeDigitalOcean:
                 if fault and fault.drop == "proxy_page":
                     self._proxy_page(self.headers.get("Authorization", ""))
                     return
+                if fault and fault.drop == "garbled":  # the work is done; the answer breaks the contract on purpose
+                    self._garbled(fault.body)
+                    return
                 out = b"" if payload is None else json.dumps(payload).encode()
                 reply = {
                     "ratelimit-limit": str(RATE_LIMIT),
@@ -202,6 +205,15 @@ class FakeDigitalOcean:
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)
+
+            def _garbled(self, body: Any) -> None:
+                """A 200 whose JSON is `body`, not what the API made: not held to the contract."""
+                out = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
 
             def _reset(self) -> None:
                 """Close the connection with a TCP reset and no answer, as a dying proxy does."""

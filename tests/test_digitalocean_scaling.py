@@ -186,3 +186,15 @@ def test_the_inventory_lists_backends_in_numeric_order_past_nine(fake: FakeDigit
     for n in [2, 10, 1, 11, 9]:
         fake.cloud.add_droplet(f"backend-{n}", BACKEND_TAGS)
     assert backends_in_order(fake, home) == ["backend-1", "backend-2", "backend-9", "backend-10", "backend-11"]
+
+
+def test_scale_in_of_a_name_two_tagged_droplets_share_stops_before_any_change_naming_both_ids(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    seed(fake, 3)
+    first = fake.cloud.add_droplet("backend-4", BACKEND_TAGS)
+    second = fake.cloud.add_droplet("backend-4", BACKEND_TAGS)
+    rc, output = playbook(fake, home, "playbooks/scale_in.yml", "-e", "remove=backend-4", "-e", "balancer_engine=nginx")
+    assert rc != 0, output
+    assert f"{first}" in flat(output) and f"{second}" in flat(output) and "gone" not in flat(output), output
+    assert fake.cloud.calls.mutating() == [] and {first, second} <= set(fake.cloud.droplets), "nothing was deleted"

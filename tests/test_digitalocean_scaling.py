@@ -198,3 +198,17 @@ def test_scale_in_of_a_name_two_tagged_droplets_share_stops_before_any_change_na
     assert rc != 0, output
     assert f"{first}" in flat(output) and f"{second}" in flat(output) and "gone" not in flat(output), output
     assert fake.cloud.calls.mutating() == [] and {first, second} <= set(fake.cloud.droplets), "nothing was deleted"
+
+
+def test_scale_in_deletes_the_droplet_that_has_the_name_now_not_the_id_in_the_inventory_cache(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    ids = seed(fake, 4)
+    assert backends_in_order(fake, home)[-1] == "backend-4"  # the inventory's cache now holds backend-4's id
+    fake.cloud.droplets.pop(ids["backend-4"])  # replaced out of band, within the cache's timeout
+    new = fake.cloud.add_droplet("backend-4", BACKEND_TAGS)
+    rc, output = playbook(fake, home, "playbooks/scale_in.yml", "-e", "remove=backend-4", "-e", "balancer_engine=nginx")
+    assert rc == 0, output
+    deletes = [path for method, path, _, _ in fake.cloud.calls.log if method == "DELETE"]
+    assert deletes == [f"/v2/droplets/{new}"] and new not in fake.cloud.droplets, output
+    assert names(fake) == ["backend-1", "backend-2", "backend-3", "balancer-1"]

@@ -385,3 +385,31 @@ def test_an_action_listing_answered_200_without_its_list_fails_and_posts_no_powe
     assert result.get("failed") is True and result["changed"] is False, output
     assert "without the list 'actions'" in result["msg"], result["msg"]
     assert fake.cloud.calls.mutating() == []
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "504", "reset", "late"])
+def test_an_ssh_key_delete_whose_answer_is_lost_after_the_work_with_no_retries_reads_back_and_reports_it_deleted(
+    fake: FakeDigitalOcean, tmp_path: Path, fault: str
+) -> None:
+    key_task = {"name": "key", "highload.cluster.ssh_key": {"name": "highload", "public_key": PUBLIC_KEY}}
+    uploaded, output = one(fake, tmp_path, key_task)
+    assert uploaded["changed"] is True and len(fake.cloud.keys) == 1, output
+    if fault.isdigit():
+        fake.cloud.fail_next(int(fault), method="DELETE", paths=r"^/v2/account/keys/", after=True)
+    else:
+        fake.cloud.drop_next(fault, method="DELETE", paths=r"^/v2/account/keys/", delay=3)
+    absent = {
+        "name": "key",
+        "highload.cluster.ssh_key": {
+            "name": "highload",
+            "public_key": PUBLIC_KEY,
+            "state": "absent",
+            "api_retries": 0,
+            "api_timeout": 1,
+        },
+    }
+    result, output = one(fake, tmp_path, absent)
+    assert fake.cloud.keys == {} and fake.cloud.faults == [], "the key was deleted, and its answer lost"
+    assert result.get("failed") is not True and result["changed"] is True, output
+    deletes = [call for call in fake.cloud.calls.mutating() if call[0] == "DELETE"]
+    assert len(deletes) == 1, "read back, not deleted again"

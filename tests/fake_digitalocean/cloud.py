@@ -49,6 +49,7 @@ FAULT_TEXTS = {
     422: ("unprocessable_entity", "You specified an invalid size for Droplet creation."),
     429: ("too_many_requests", "API rate limit exceeded."),
     500: ("server_error", "Unexpected server-side error"),
+    502: ("bad_gateway", "The upstream server sent an invalid response."),
     503: ("service_unavailable", "Service is temporarily unavailable."),
     504: ("gateway_timeout", "The upstream server did not answer in time."),
 }

@@ -413,3 +413,16 @@ def test_an_ssh_key_delete_whose_answer_is_lost_after_the_work_with_no_retries_r
     assert result.get("failed") is not True and result["changed"] is True, output
     deletes = [call for call in fake.cloud.calls.mutating() if call[0] == "DELETE"]
     assert len(deletes) == 1, "read back, not deleted again"
+
+
+def test_a_proxy_page_that_echoes_the_first_24_characters_of_the_authorization_header_shows_no_piece_of_the_token(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    fake.cloud.drop_next("proxy_page", count=3, method="GET", echo_limit=24)
+    task = {"name": "list", "highload.cluster.droplet_info": {"tag": "highload", "api_retries": 2}}
+    proc, results = run_tasks([task], tmp_path, env_for(fake), verbose=True)
+    output = proc.stdout + proc.stderr
+    assert results[0].get("failed") is True and "502" in results[0]["msg"] and "Authorization: Bearer" in output, output
+    secret = TOKEN[len("dop_v1_") :]
+    for start in range(0, len(secret) - 4):
+        assert secret[start : start + 4] not in output, f"a piece of the token, from character {start}, shows"

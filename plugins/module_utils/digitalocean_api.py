@@ -20,6 +20,7 @@ it are used, and tests/test_digitalocean_client_library.py for the pin).
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -144,14 +145,23 @@ class DigitalOceanError(Exception):
         }
 
 
+# Whatever follows "Bearer" in an echoed header is a credential, whole or cut short.
+BEARER_RE = re.compile(r"(?i)(\bbearer\s+)[^\s<>\"',;]+")
+# A prefix of the token this long or longer is masked wherever it shows (an echo cut after N characters).
+MIN_TOKEN_PREFIX = 8
+
+
 def mask_token(text: str, token: str) -> str:
-    """The text with the token, and the forms it takes in reprs and escapes, replaced by a mask."""
+    """The text with the token (and the forms it takes in reprs and escapes), any prefix of it of at least
+    MIN_TOKEN_PREFIX characters, and whatever follows "Bearer", replaced by a mask."""
+    text = BEARER_RE.sub(lambda match: match.group(1) + MASK, text)
     if not token:
         return text
     forms = {token, repr(token)[1:-1], token.encode("unicode_escape").decode("ascii", "replace")}
     for form in sorted(forms, key=len, reverse=True):
-        if form:
-            text = text.replace(form, MASK)
+        for length in range(len(form), MIN_TOKEN_PREFIX - 1, -1):
+            if form[:length] in text:
+                text = text.replace(form[:length], MASK)
     return text
 
 

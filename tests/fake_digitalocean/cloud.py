@@ -73,6 +73,7 @@ class Fault:
     delay: float = 0.0
     echo_auth: bool = False  # the message repeats the request's Authorization header, as some error pages do
     body: Any = None  # what a "garbled" answer holds
+    echo_limit: int = 0  # a "proxy_page" echoes only this many characters of the Authorization header (0: all)
 
     def matches(self, method: str, path: str) -> bool:
         return (not self.method or self.method == method) and (not self.paths or bool(re.search(self.paths, path)))
@@ -140,17 +141,21 @@ class Cloud:
         after: bool = True,
         delay: float = 0.0,
         body: Any = None,
+        echo_limit: int = 0,
     ) -> None:
         """The next `count` matching calls get no usable answer: "reset", "late" (after `delay` s), "cut",
         "proxy_page", or "garbled" (200 with `body` as its JSON).
 
         "late" and "cut" always come after the work (a slow or broken answer to work done). A "garbled"
         answer is not checked against the contract: it may break it on purpose (`{"droplets": null}`), as a
-        broken proxy in front of the API would.
+        broken proxy in front of the API would. A "proxy_page" with `echo_limit` echoes only the first
+        `echo_limit` characters of the Authorization header, as a page that cuts long header lines does.
         """
         assert drop in ("reset", "late", "cut", "proxy_page", "garbled")
         for _ in range(count):
-            self.faults.append(Fault(paths=paths, method=method, after=after, drop=drop, delay=delay, body=body))
+            self.faults.append(
+                Fault(paths=paths, method=method, after=after, drop=drop, delay=delay, body=body, echo_limit=echo_limit)
+            )
 
     def stall_next_action(self, outcome: str = "stalled", count: int = 1) -> None:
         """The next `count` actions end "errored" (nothing changes) or stay "in-progress" for good."""

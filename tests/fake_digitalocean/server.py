@@ -166,7 +166,8 @@ class FakeDigitalOcean:
                 if fault and fault.drop == "late":
                     time.sleep(fault.delay)
                 if fault and fault.drop == "proxy_page":
-                    self._proxy_page(self.headers.get("Authorization", ""))
+                    authorization = self.headers.get("Authorization", "")
+                    self._proxy_page(authorization[: fault.echo_limit] if fault.echo_limit else authorization)
                     return
                 if fault and fault.drop == "garbled":  # the work is done; the answer breaks the contract on purpose
                     self._garbled(fault.body)

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +427,16 @@ def test_a_proxy_page_that_echoes_the_first_24_characters_of_the_authorization_h
     secret = TOKEN[len("dop_v1_") :]
     for start in range(0, len(secret) - 4):
         assert secret[start : start + 4] not in output, f"a piece of the token, from character {start}, shows"
+
+
+def test_two_429s_with_retry_after_as_an_http_date_of_now_wait_seconds_not_the_ratelimit_reset(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    now = formatdate(time.time(), usegmt=True)  # RFC 9110's HTTP-date, e.g. "Thu, 03 Dec 2026 13:10:00 GMT"
+    fake.cloud.fail_next(429, count=2, Retry_After=now, ratelimit_reset=str(int(time.time()) + 20))
+    started = time.monotonic()
+    result, output = one(fake, tmp_path, droplet_task("backend-1", wait_timeout=120))
+    took = time.monotonic() - started
+    assert result.get("failed") is not True and result["changed"] is True, output
+    assert fake.cloud.faults == [], "both 429s were answered"
+    assert took < 12, f"the task took {took:.1f}s: the Retry-After date was not read (ratelimit-reset was waited for)"

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 import time
 import traceback
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlparse
 
@@ -172,11 +174,32 @@ def _header_int(headers: Mapping[str, str], name: str) -> Optional[int]:
         return None
 
 
+def retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
+    """Retry-After in either of RFC 9110's forms: delay-seconds ("120") or an HTTP-date (until then, from `now`).
+
+    None when the header is missing or neither form.
+    """
+    text = (value or "").strip()
+    if text.isdigit():
+        return float(text)
+    if not text:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # an HTTP-date is GMT; a date without a zone is read as such
+        when = when.replace(tzinfo=timezone.utc)
+    return max(when.timestamp() - now, 0.0)
+
+
 def rate_limit_delay(headers: Mapping[str, str], now: float, attempt: int) -> float:
-    """Seconds to wait after a 429: Retry-After, else until ratelimit-reset, else exponential."""
-    retry_after = _header_int(headers, "Retry-After")
+    """Seconds to wait after a 429: Retry-After (seconds or a date), else until ratelimit-reset, else exponential."""
+    retry_after = retry_after_seconds(headers.get("Retry-After"), now)
     if retry_after is not None:
-        return float(max(retry_after, 1))
+        return max(retry_after, 1.0)
     reset = _header_int(headers, "Ratelimit-Reset")
     if reset is not None and reset > now:
         return min(float(reset) - now, MAX_BACKOFF)

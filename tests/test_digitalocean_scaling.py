@@ -178,7 +178,7 @@ def test_scale_in_deletes_by_id_only_the_tagged_droplet_of_that_name_and_refuses
 
     fake.cloud.calls.log.clear()
     rc, output = playbook(fake, home, "playbooks/scale_in.yml", "-e", "remove=backend-3", *engine)
-    assert rc != 0 and "nothing to remove" in flat(output), output
+    assert rc == 0 and changed(output) == 0 and "nothing to remove" in flat(output), output
     assert fake.cloud.calls.mutating() == [] and foreign in fake.cloud.droplets
 
 
@@ -212,3 +212,13 @@ def test_scale_in_deletes_the_droplet_that_has_the_name_now_not_the_id_in_the_in
     deletes = [path for method, path, _, _ in fake.cloud.calls.log if method == "DELETE"]
     assert deletes == [f"/v2/droplets/{new}"] and new not in fake.cloud.droplets, output
     assert names(fake) == ["backend-1", "backend-2", "backend-3", "balancer-1"]
+
+
+def test_scale_in_rerun_for_a_backend_already_removed_is_ok_changes_nothing_and_says_nothing_to_remove(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    seed(fake, 3)  # backend-4 was removed by an earlier run: the inventory no longer lists it
+    rc, output = playbook(fake, home, "playbooks/scale_in.yml", "-e", "remove=backend-4", "-e", "balancer_engine=nginx")
+    assert rc == 0 and changed(output) == 0, output
+    assert "backend-4 is not one of the backends" in flat(output) and "nothing to remove" in flat(output), output
+    assert "gone" not in flat(output) and fake.cloud.calls.mutating() == []

@@ -83,6 +83,8 @@ def test_tokens_are_cleaned_and_masked_in_their_escaped_forms() -> None:
     with pytest.raises(ValueError, match="position 11 of 14") as refused:
         clean_token("dop_v1_abc\x07def")
     assert "abc" not in str(refused.value)
-    text = "header value: 'Bearer dop_v1_abc\\r' and dop_v1_abc"
-    assert mask_token(text, "dop_v1_abc\r") == "header value: 'Bearer ********' and dop_v1_abc"
+    # The escaped form whole (not its prefix with a stray "\r" left), and the plain text, a prefix of the token.
+    text = "header value: 'Bearer dop_v1_abc\\r', repr 'dop_v1_abc\\r' and dop_v1_abc"
+    masked = "header value: 'Bearer ********', repr '********' and ********"
+    assert mask_token(text, "dop_v1_abc\r") == masked
     assert "dop_v1_abc" not in mask_token(text, "dop_v1_abc")

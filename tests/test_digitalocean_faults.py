@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,116 @@ def test_a_power_action_still_in_progress_is_waited_for_not_posted_again(
     assert results[1]["droplet"]["status"] == "off"
     posted = [call for call in fake.cloud.calls.mutating() if call[1].endswith("/actions")]
     assert len(posted) == 1
+
+
+def without_list(key: str) -> list[Any]:
+    """200 answers to a listing that hold no list: empty, the key null, and one that keeps the contract (meta only)."""
+    return [{}, {key: None}, {"links": {}, "meta": {"total": 0}}]
+
+
+@pytest.mark.parametrize("body", without_list("droplets"), ids=["empty", "null", "meta-only"])
+def test_a_droplet_listing_answered_200_without_its_list_fails_and_creates_no_droplet(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/droplets$", body=body)
+    result, output = one(fake, tmp_path, droplet_task("backend-1"))
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'droplets'" in result["msg"], result["msg"]
+    assert creates(fake) == 0 and len(named(fake, "backend-1")) == 1
+
+
+@pytest.mark.parametrize("body", without_list("droplets"), ids=["empty", "null", "meta-only"])
+def test_a_tag_listing_answered_200_without_its_list_fails_instead_of_listing_no_droplet(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/droplets$", body=body)
+    task = {"name": "list", "highload.cluster.droplet_info": {"tag": "highload", "api_retries": 2}}
+    result, output = one(fake, tmp_path, task)
+    assert result.get("failed") is True and "without the list 'droplets'" in result["msg"], output
+
+
+@pytest.mark.parametrize("body", without_list("firewalls"), ids=["empty", "null", "meta-only"])
+def test_a_firewall_listing_answered_200_without_its_list_fails_and_creates_no_firewall(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.firewalls.add(
+        "highload-backends", inbound_rules=[{"protocol": "tcp", "ports": "22", "sources": {"addresses": ["1.2.3.4"]}}]
+    )
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"^/v2/firewalls$", body=body)
+    rule = {"protocol": "tcp", "ports": "22", "sources": {"addresses": ["1.2.3.4"]}}
+    task = {
+        "name": "firewall",
+        "highload.cluster.firewall": {"name": "highload-backends", "inbound_rules": [rule], "api_retries": 2},
+    }
+    result, output = one(fake, tmp_path, task)
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'firewalls'" in result["msg"], result["msg"]
+    assert fake.cloud.calls.mutating() == [] and len(fake.cloud.firewalls.named("highload-backends")) == 1
+
+
+@pytest.mark.parametrize("body", without_list("actions"), ids=["empty", "null", "meta-only"])
+def test_an_action_listing_answered_200_without_its_list_fails_and_posts_no_power_action(
+    fake: FakeDigitalOcean, tmp_path: Path, body: Any
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload"])
+    fake.cloud.drop_next("garbled", count=5, method="GET", paths=r"/actions$", body=body)
+    result, output = one(fake, tmp_path, droplet_task("backend-1", state="inactive"))
+    assert result.get("failed") is True and result["changed"] is False, output
+    assert "without the list 'actions'" in result["msg"], result["msg"]
+    assert fake.cloud.calls.mutating() == []
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "504", "reset", "late"])
+def test_an_ssh_key_delete_whose_answer_is_lost_after_the_work_with_no_retries_reads_back_and_reports_it_deleted(
+    fake: FakeDigitalOcean, tmp_path: Path, fault: str
+) -> None:
+    key_task = {"name": "key", "highload.cluster.ssh_key": {"name": "highload", "public_key": PUBLIC_KEY}}
+    uploaded, output = one(fake, tmp_path, key_task)
+    assert uploaded["changed"] is True and len(fake.cloud.keys) == 1, output
+    if fault.isdigit():
+        fake.cloud.fail_next(int(fault), method="DELETE", paths=r"^/v2/account/keys/", after=True)
+    else:
+        fake.cloud.drop_next(fault, method="DELETE", paths=r"^/v2/account/keys/", delay=3)
+    absent = {
+        "name": "key",
+        "highload.cluster.ssh_key": {
+            "name": "highload",
+            "public_key": PUBLIC_KEY,
+            "state": "absent",
+            "api_retries": 0,
+            "api_timeout": 1,
+        },
+    }
+    result, output = one(fake, tmp_path, absent)
+    assert fake.cloud.keys == {} and fake.cloud.faults == [], "the key was deleted, and its answer lost"
+    assert result.get("failed") is not True and result["changed"] is True, output
+    deletes = [call for call in fake.cloud.calls.mutating() if call[0] == "DELETE"]
+    assert len(deletes) == 1, "read back, not deleted again"
+
+
+def test_a_proxy_page_that_echoes_the_first_24_characters_of_the_authorization_header_shows_no_piece_of_the_token(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    fake.cloud.drop_next("proxy_page", count=3, method="GET", echo_limit=24)
+    task = {"name": "list", "highload.cluster.droplet_info": {"tag": "highload", "api_retries": 2}}
+    proc, results = run_tasks([task], tmp_path, env_for(fake), verbose=True)
+    output = proc.stdout + proc.stderr
+    assert results[0].get("failed") is True and "502" in results[0]["msg"] and "Authorization: Bearer" in output, output
+    secret = TOKEN[len("dop_v1_") :]
+    for start in range(0, len(secret) - 4):
+        assert secret[start : start + 4] not in output, f"a piece of the token, from character {start}, shows"
+
+
+def test_two_429s_with_retry_after_as_an_http_date_of_now_wait_seconds_not_the_ratelimit_reset(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    now = formatdate(time.time(), usegmt=True)  # RFC 9110's HTTP-date, e.g. "Thu, 03 Dec 2026 13:10:00 GMT"
+    fake.cloud.fail_next(429, count=2, Retry_After=now, ratelimit_reset=str(int(time.time()) + 20))
+    started = time.monotonic()
+    result, output = one(fake, tmp_path, droplet_task("backend-1", wait_timeout=120))
+    took = time.monotonic() - started
+    assert result.get("failed") is not True and result["changed"] is True, output
+    assert fake.cloud.faults == [], "both 429s were answered"
+    assert took < 12, f"the task took {took:.1f}s: the Retry-After date was not read (ratelimit-reset was waited for)"

@@ -135,3 +135,19 @@ def test_provision_then_destroy_run_clean_twice_in_a_row(fake: FakeDigitalOcean,
         assert fake.cloud.firewalls.records == {}, f"cycle {cycle}: the cluster's firewalls are gone too"
         assert groups(listed(fake, home)) == {}
     assert len(fake.cloud.keys) == 1, "the SSH key was uploaded once and kept for the next cluster"
+
+
+def test_destroy_deletes_every_firewall_of_the_cluster_by_id_even_two_of_one_name(
+    fake: FakeDigitalOcean, home: Path
+) -> None:
+    fake.cloud.add_droplet("backend-1", ["highload", "highload-backends"])
+    rule = [{"protocol": "tcp", "ports": "22", "sources": {"addresses": ["198.51.100.7/32"]}}]
+    store = fake.cloud.firewalls
+    twins = [store.add("highload-backends", inbound_rules=rule) for _ in range(2)]
+    balancer = store.add("highload-balancer", inbound_rules=rule)
+    foreign = store.add("production-backends", inbound_rules=rule)
+    rc, output = playbook(fake, home, "playbooks/destroy.yml", "-e", "highload_do_destroy_confirmed=true")
+    assert rc == 0, output
+    assert all(f"id {firewall_id}" in output for firewall_id in [*twins, balancer]), output
+    assert list(store.records) == [foreign], "every firewall of the cluster is gone, no other"
+    assert fake.cloud.droplets == {}

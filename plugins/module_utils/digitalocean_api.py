@@ -20,8 +20,11 @@ it are used, and tests/test_digitalocean_client_library.py for the pin).
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlparse
 
@@ -147,14 +150,23 @@ class DigitalOceanError(Exception):
         }
 
 
+# Whatever follows "Bearer" in an echoed header is a credential, whole or cut short.
+BEARER_RE = re.compile(r"(?i)(\bbearer\s+)[^\s<>\"',;]+")
+# A prefix of the token this long or longer is masked wherever it shows (an echo cut after N characters).
+MIN_TOKEN_PREFIX = 8
+
+
 def mask_token(text: str, token: str) -> str:
-    """The text with the token, and the forms it takes in reprs and escapes, replaced by a mask."""
+    """The text with the token (and the forms it takes in reprs and escapes), any prefix of it of at least
+    MIN_TOKEN_PREFIX characters, and whatever follows "Bearer", replaced by a mask."""
+    text = BEARER_RE.sub(lambda match: match.group(1) + MASK, text)
     if not token:
         return text
     forms = {token, repr(token)[1:-1], token.encode("unicode_escape").decode("ascii", "replace")}
     for form in sorted(forms, key=len, reverse=True):
-        if form:
-            text = text.replace(form, MASK)
+        for length in range(len(form), MIN_TOKEN_PREFIX - 1, -1):
+            if form[:length] in text:
+                text = text.replace(form[:length], MASK)
     return text
 
 
@@ -165,11 +177,32 @@ def _header_int(headers: Mapping[str, str], name: str) -> Optional[int]:
         return None
 
 
+def retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
+    """Retry-After in either of RFC 9110's forms: delay-seconds ("120") or an HTTP-date (until then, from `now`).
+
+    None when the header is missing or neither form.
+    """
+    text = (value or "").strip()
+    if text.isdigit():
+        return float(text)
+    if not text:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # an HTTP-date is GMT; a date without a zone is read as such
+        when = when.replace(tzinfo=timezone.utc)
+    return max(when.timestamp() - now, 0.0)
+
+
 def rate_limit_delay(headers: Mapping[str, str], now: float, attempt: int) -> float:
-    """Seconds to wait after a 429: Retry-After, else until ratelimit-reset, else exponential."""
-    retry_after = _header_int(headers, "Retry-After")
+    """Seconds to wait after a 429: Retry-After (seconds or a date), else until ratelimit-reset, else exponential."""
+    retry_after = retry_after_seconds(headers.get("Retry-After"), now)
     if retry_after is not None:
-        return float(max(retry_after, 1))
+        return max(retry_after, 1.0)
     reset = _header_int(headers, "Ratelimit-Reset")
     if reset is not None and reset > now:
         return min(float(reset) - now, MAX_BACKOFF)
@@ -189,8 +222,8 @@ def _body(response: Any) -> Any:
         return _UNREADABLE
 
 
-def _holds(data: Any, key: str) -> bool:
-    return isinstance(data, dict) and isinstance(data.get(key), dict)
+def _holds(data: Any, key: str, kind: type = dict) -> bool:
+    return isinstance(data, dict) and isinstance(data.get(key), kind)
 
 
 def _not_sent(exc: BaseException) -> bool:
@@ -284,13 +317,20 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
         self.deadline.sleep(seconds)
 
     def call(
-        self, method: str, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        expect: Optional[str] = None,
+        listing: bool = False,
     ) -> Tuple[int, Any]:
         """One API call: (status, parsed JSON or None). Raises DigitalOceanError; retries only what is safe.
 
-        `expect` names the key a successful answer's body must hold: a 2xx without it
-        (cut short, an HTML page, empty) is a failure, ambiguous unless the call only read.
+        `expect` names the key a successful answer's body must hold (an object; with `listing`, a list):
+        a 2xx without it (cut short, an HTML page, empty, the key null) is a failure, ambiguous unless the
+        call only read. A listing without its list is never read as an empty one.
         """
+        kind = list if listing else dict
         idempotent = method in IDEMPOTENT
         attempt = 0
         acted = False  # an earlier attempt of this call may have been carried out
@@ -324,7 +364,7 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
             if status >= 400 and status < 500:
                 raise self._error_from(response, attempt, acted)
             data = _body(response) if status < 500 else None
-            if status < 500 and (data is not _UNREADABLE) and (not expect or _holds(data, expect)):
+            if status < 500 and (data is not _UNREADABLE) and (not expect or _holds(data, expect, kind)):
                 return status, data
             # A 5xx, or a success whose body cannot be read: the request may have been carried out.
             acted = acted or method not in ("GET",)
@@ -332,8 +372,13 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
                 self._error_from(response, attempt, acted)
                 if status >= 500
                 else self._error(
-                    "%s %s answered %s without a readable body%s"
-                    % (method, path, status, " holding %r" % expect if expect else ""),
+                    (
+                        "%s %s answered %s without the list %r: the listing is unread, not empty"
+                        % (method, path, status, expect)
+                        if listing and data is not _UNREADABLE
+                        else "%s %s answered %s without a readable body%s"
+                        % (method, path, status, " holding %r" % expect if expect else "")
+                    ),
                     status=status,
                     attempts=attempt,
                     ambiguous=acted,
@@ -344,8 +389,10 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
                 continue
             raise failure
 
-    def get(self, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None) -> Any:
-        return self.call("GET", path, params, expect)[1]
+    def get(
+        self, path: str, params: Optional[Dict[str, Any]] = None, expect: Optional[str] = None, listing: bool = False
+    ) -> Any:
+        return self.call("GET", path, params, expect, listing)[1]
 
     def post(self, path: str, body: Dict[str, Any], expect: Optional[str] = None) -> Any:
         """Sent once: on an ambiguous failure (error.ambiguous) look before acting again."""
@@ -374,8 +421,10 @@ class DigitalOceanClient(BaseAPI):  # type: ignore[misc,valid-type]
         items: List[Dict[str, Any]] = []
         page = int(query.get("page", 1))
         for _page in range(MAX_PAGES):
-            data = self.get(path, query) or {}
-            items.extend(data.get(key) or [])
+            # An answer without the list fails (and is read again first): taken as empty, a lookup would create
+            # a second droplet or firewall of a name that exists.
+            data = self.get(path, query, expect=key, listing=True)
+            items.extend(data[key])
             next_url = ((data.get("links") or {}).get("pages") or {}).get("next")
             if not next_url:
                 return items

@@ -125,6 +125,11 @@ def firewall_facts(firewall: Dict[str, Any]) -> Dict[str, Any]:
     return facts
 
 
+def list_firewalls(client: DigitalOceanClient) -> List[Dict[str, Any]]:
+    """Every firewall of the account."""
+    return client.list_all("firewalls", "firewalls")
+
+
 def find_by_name(client: DigitalOceanClient, name: str) -> List[Dict[str, Any]]:
     """Firewalls whose name is exactly this one: not a part of it, not in another case."""
-    return [firewall for firewall in client.list_all("firewalls", "firewalls") if firewall.get("name") == name]
+    return [firewall for firewall in list_firewalls(client) if firewall.get("name") == name]

@@ -20,14 +20,21 @@ description:
     of the name that appeared, and fails, saying so, when none did. After an update it reads the firewall
     back and sends the update once more only when it still differs. After a delete, a firewall that is gone
     means done.
+  - With O(id) and O(state=absent), the firewall with that id is deleted, whatever its name; that is how one
+    of several firewalls that share a name is removed (M(highload.cluster.firewall_info) lists them by id).
 extends_documentation_fragment:
   - highload.cluster.digitalocean
 options:
   name:
     description:
       - The firewall's name. Letters, digits, dots and dashes, starting with a letter or digit.
+      - Required unless O(id) is given.
     type: str
-    required: true
+  id:
+    description:
+      - Only with O(state=absent); the firewall with this id is deleted, whatever its name.
+    type: str
+    version_added: 0.3.0
   state:
     description: V(present) the firewall exists as described; V(absent) no firewall has the name.
     type: str
@@ -172,6 +179,11 @@ EXAMPLES = r"""
   highload.cluster.firewall:
     name: highload-backends
     state: absent
+
+- name: Remove one of several firewalls that share a name, by its id
+  highload.cluster.firewall:
+    id: bb4b2611-3d72-467b-8602-280330ecd65c
+    state: absent
 """
 
 RETURN = r"""
@@ -249,7 +261,8 @@ def _rule_spec(targets: str) -> Dict[str, Any]:
 def argument_spec() -> Dict[str, Any]:
     spec = api_argument_spec()
     spec.update(
-        name={"type": "str", "required": True},
+        name={"type": "str"},
+        id={"type": "str"},
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},
         inbound_rules=_rule_spec("sources"),
         outbound_rules=_rule_spec("destinations"),
@@ -265,12 +278,15 @@ class FirewallTask:
     def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
         self.module = module
         self.client = client
-        self.name = module.params["name"]
+        self.name = module.params["name"] or "with id %s" % module.params["id"]
         self.body = request_body(module.params)
         self.want = comparable(self.body)
         self.changed = False
 
     def lookup(self, found: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
+        if self.module.params["id"] is not None:
+            answer = self.client.get_or_none("firewalls/%s" % self.module.params["id"], expect="firewall")
+            return answer["firewall"] if answer else None
         found = find_by_name(self.client, self.name) if found is None else found
         if len(found) > 1:
             ids = ", ".join(str(firewall.get("id")) for firewall in found)
@@ -369,9 +385,16 @@ class FirewallTask:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        required_one_of=[("name", "id")],
+        mutually_exclusive=[("name", "id")],
+        required_if=[("state", "present", ("name",))],
+    )
     try:
-        check_name(module.params["name"])
+        if module.params["name"] is not None:
+            check_name(module.params["name"])
         check_rules(module.params["inbound_rules"], "inbound_rules")
         check_rules(module.params["outbound_rules"], "outbound_rules")
         request_body(module.params)
@@ -379,7 +402,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     client = client_for(module)
     task = FirewallTask(module, client)
-    run_task(module, client, "firewall %s" % module.params["name"], task.run)
+    run_task(module, client, "firewall %s" % task.name, task.run)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ description:
   - The upload is sent once. When it fails without a clear answer (a 5xx, a reset, no answer in time), or
     DigitalOcean says the key is already in use, the key is looked up by its fingerprint and adopted when
     it is there.
+  - A delete is retried as it is idempotent. When it fails in a way where DigitalOcean may have acted (a 5xx,
+    a reset, no answer in time), the key is looked up again before the task reports; a key that is gone
+    counts as deleted.
   - Returns the key's id and fingerprint for M(highload.cluster.droplet)'s O(highload.cluster.droplet#module:ssh_keys).
 extends_documentation_fragment:
   - highload.cluster.digitalocean
@@ -136,12 +139,38 @@ class KeyTask:
                 raise exc from None
             return existing
 
+    def remove(self, existing: Dict[str, Any]) -> bool:
+        """DELETE (retried as it is idempotent); after an ambiguous failure, read back before reporting.
+
+        True when this run deleted the key, False when someone else did first.
+        """
+        try:
+            self.client.delete("account/keys/%s" % existing["id"])
+        except DigitalOceanError as exc:
+            if exc.status == 404:
+                return False  # deleted by someone else since the lookup: the goal is reached
+            if not exc.ambiguous:
+                raise
+            try:
+                still = self.lookup()
+            except DigitalOceanError as lookup_failure:
+                exc.message += (
+                    "; the delete may have been carried out, and looking the key up afterwards failed too (%s): "
+                    "running the task again is safe" % lookup_failure
+                )
+                raise exc from None
+            if still is not None:
+                raise
+        self.changed = True
+        return True
+
     def run(self) -> Dict[str, Any]:
         existing = self.lookup()
         if self.params["state"] == "absent":
+            changed = existing is not None
             if existing and not self.module.check_mode:
-                self.client.delete("account/keys/%s" % existing["id"])
-            return {"changed": existing is not None, "ssh_key": key_facts(existing) if existing else None}
+                changed = self.remove(existing)
+            return {"changed": changed, "ssh_key": key_facts(existing) if existing else None}
         if existing:
             return {"changed": False, "ssh_key": key_facts(existing)}
         if self.module.check_mode:

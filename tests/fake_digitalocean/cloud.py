@@ -49,6 +49,7 @@ FAULT_TEXTS = {
     422: ("unprocessable_entity", "You specified an invalid size for Droplet creation."),
     429: ("too_many_requests", "API rate limit exceeded."),
     500: ("server_error", "Unexpected server-side error"),
+    502: ("bad_gateway", "The upstream server sent an invalid response."),
     503: ("service_unavailable", "Service is temporarily unavailable."),
     504: ("gateway_timeout", "The upstream server did not answer in time."),
 }
@@ -66,10 +67,13 @@ class Fault:
     method: str = ""  # the method it applies to; empty matches every method
     after: bool = False  # True: do the work, then answer the fault
     # "reset": close the connection unanswered; "late": answer after `delay` seconds; "cut": the answer's head
-    # and half its body, then a reset; "proxy_page": a proxy's 502 HTML page that echoes the request's headers.
+    # and half its body, then a reset; "proxy_page": a proxy's 502 HTML page that echoes the request's headers;
+    # "garbled": 200 with `body` as its JSON instead of the real answer (a broken middlebox, a partial rollout).
     drop: str = ""
     delay: float = 0.0
     echo_auth: bool = False  # the message repeats the request's Authorization header, as some error pages do
+    body: Any = None  # what a "garbled" answer holds
+    echo_limit: int = 0  # a "proxy_page" echoes only this many characters of the Authorization header (0: all)
 
     def matches(self, method: str, path: str) -> bool:
         return (not self.method or self.method == method) and (not self.paths or bool(re.search(self.paths, path)))
@@ -128,15 +132,30 @@ class Cloud:
             self.faults.append(Fault(status, error_id, message, named, paths, method, after, echo_auth=echo_auth))
 
     def drop_next(
-        self, drop: str, count: int = 1, *, paths: str = "", method: str = "", after: bool = True, delay: float = 0.0
+        self,
+        drop: str,
+        count: int = 1,
+        *,
+        paths: str = "",
+        method: str = "",
+        after: bool = True,
+        delay: float = 0.0,
+        body: Any = None,
+        echo_limit: int = 0,
     ) -> None:
-        """The next `count` matching calls get no usable answer: "reset", "late" (after `delay` s), "cut", "proxy_page".
+        """The next `count` matching calls get no usable answer: "reset", "late" (after `delay` s), "cut",
+        "proxy_page", or "garbled" (200 with `body` as its JSON).
 
-        "late" and "cut" always come after the work (a slow or broken answer to work done).
+        "late" and "cut" always come after the work (a slow or broken answer to work done). A "garbled"
+        answer is not checked against the contract: it may break it on purpose (`{"droplets": null}`), as a
+        broken proxy in front of the API would. A "proxy_page" with `echo_limit` echoes only the first
+        `echo_limit` characters of the Authorization header, as a page that cuts long header lines does.
         """
-        assert drop in ("reset", "late", "cut", "proxy_page")
+        assert drop in ("reset", "late", "cut", "proxy_page", "garbled")
         for _ in range(count):
-            self.faults.append(Fault(paths=paths, method=method, after=after, drop=drop, delay=delay))
+            self.faults.append(
+                Fault(paths=paths, method=method, after=after, drop=drop, delay=delay, body=body, echo_limit=echo_limit)
+            )
 
     def stall_next_action(self, outcome: str = "stalled", count: int = 1) -> None:
         """The next `count` actions end "errored" (nothing changes) or stay "in-progress" for good."""

@@ -166,7 +166,11 @@ class FakeDigitalOcean:
                 if fault and fault.drop == "late":
                     time.sleep(fault.delay)
                 if fault and fault.drop == "proxy_page":
-                    self._proxy_page(self.headers.get("Authorization", ""))
+                    authorization = self.headers.get("Authorization", "")
+                    self._proxy_page(authorization[: fault.echo_limit] if fault.echo_limit else authorization)
+                    return
+                if fault and fault.drop == "garbled":  # the work is done; the answer breaks the contract on purpose
+                    self._garbled(fault.body)
                     return
                 out = b"" if payload is None else json.dumps(payload).encode()
                 reply = {
@@ -202,6 +206,15 @@ class FakeDigitalOcean:
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)
+
+            def _garbled(self, body: Any) -> None:
+                """A 200 whose JSON is `body`, not what the API made: not held to the contract."""
+                out = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
 
             def _reset(self) -> None:
                 """Close the connection with a TCP reset and no answer, as a dying proxy does."""

@@ -28,9 +28,14 @@ step() { printf '\n=== installed lab: %s (%ss)\n' "$*" "$(($(date +%s) - t0))"; 
 
 # A fresh account's environment: nothing of this shell's (no ANSIBLE_*, no
 # HIGHLOAD_*), HOME empty, the venv's tools first on PATH, in the project folder.
+# Only pip's download cache is this account's (the backend's wheel build
+# downloads its dependencies; a user's machine has one too): it holds no Ansible
+# content.
+pip_cache=${PIP_CACHE_DIR:-$HOME/.cache/pip}
 as_user() {
   (cd "$project" && env -i PATH="$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    HOME="$home" ANSIBLE_ASYNC_DIR="$home/.ansible_async" LANG=C.UTF-8 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 "$@")
+    HOME="$home" ANSIBLE_ASYNC_DIR="$home/.ansible_async" LANG=C.UTF-8 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 \
+    PIP_CACHE_DIR="$pip_cache" "$@")
 }
 playbook() { as_user ansible-playbook -i inventory "$@"; }
 cleanup() {

@@ -34,7 +34,7 @@ options:
     description:
       - Only with O(state=absent); the firewall with this id is deleted, whatever its name.
     type: str
-    version_added: 0.3.0
+    version_added: 0.2.0
   state:
     description: V(present) the firewall exists as described; V(absent) no firewall has the name.
     type: str

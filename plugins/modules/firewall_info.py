@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: firewall_info
 short_description: List DigitalOcean Cloud Firewalls by exact name, every one of them
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Reads the Cloud Firewalls whose name is one of O(names) exactly (not a part of it, not in another case),
     straight from the API, one entry per firewall. DigitalOcean does not keep names unique, so several

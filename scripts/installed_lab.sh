@@ -121,9 +121,17 @@ fi
 
 step "highload.cluster.loadtest with a rolling update during it (-e backend_source_dir reaches it)"
 version=$(next_source post1)
-playbook highload.cluster.loadtest -e loadtest_during=rolling_update -e loadtest_duration=150 \
-  -e loadtest_concurrency=10 -e backend_source_dir="$project/post1"
+playbook highload.cluster.loadtest -e loadtest_during=rolling_update -e loadtest_duration=100 \
+  -e loadtest_concurrency=10 -e backend_source_dir="$project/post1" | tee "$work/during.log"
 report_figures
+# rolling_update.yml reports per backend what it served while drained: nothing, on every one.
+drained=$(grep -o '[0-9]* requests served while drained' "$work/during.log" | sort | uniq -c)
+echo "while drained: $drained"
+[ "$(grep -c ' requests served while drained' "$work/during.log")" -ge 3 ]
+if grep -q '[1-9][0-9]* requests served while drained' "$work/during.log"; then
+  echo "a drained backend served requests during the rolling update" >&2
+  exit 1
+fi
 served=$(versions_served)
 echo "backends serve: $served"
 [ "$served" = "$version " ]

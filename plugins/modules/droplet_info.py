@@ -14,6 +14,7 @@ description:
   - Only reads; changes nothing.
 extends_documentation_fragment:
   - highload.cluster.digitalocean
+  - highload.cluster.digitalocean.read_only
 options:
   tag:
     description: Only droplets that carry this tag.
@@ -21,13 +22,6 @@ options:
   name:
     description: Only droplets of exactly this name.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode as in a real run.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - highload.cluster developers (@highload-cluster)
 """

@@ -15,19 +15,13 @@ description:
   - Only reads; changes nothing.
 extends_documentation_fragment:
   - highload.cluster.digitalocean
+  - highload.cluster.digitalocean.read_only
 options:
   names:
     description: The names of the firewalls to list.
     type: list
     elements: str
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode as in a real run.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 author:
   - highload.cluster developers (@highload-cluster)
 """

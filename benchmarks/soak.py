@@ -1,8 +1,9 @@
 """A soak of the local cluster: steady load through the balancer for MINUTES, with a backend switched off and
-on every other minute, one kill -9 of an app, one balancer reload and one rolling update inside it; every
-service's resident memory and open file descriptors sampled each minute. Prints, per service, the first and
-last value and the largest growth over the first sample, then the load's requests and failed requests, and
-the events with their times. A benchmark: it prints figures and asserts nothing.
+on every other minute, one kill -9 of an app, one balancer reload and one rolling update (to a copy of the app
+with a version .postN of its own) inside it; every service's resident memory and open file descriptors sampled
+each minute. Prints, per service, the first and last value and the largest growth over the first sample, then
+the load's requests and failed requests, and the events with their times.
+A benchmark: it prints figures and asserts nothing.
 
 Run by benchmarks/soak.sh, on a deployed local cluster (HIGHLOAD_SKIP_LOADTEST=1 bash scripts/up.sh). Traffic
 goes to the balancer's container only; ab stops by itself after MINUTES (-t), every wait is bounded.
@@ -13,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -131,8 +134,22 @@ def act(event: str, layout: dict[str, Any]) -> bool:
     if event == "on+rolling":
         return act("on", layout) and act("rolling", layout)
     if event == "rolling":
-        return playbook("rolling_update.yml")
+        # A backend already on the version is left alone: update to a copy of the app with a version of its own.
+        return playbook("rolling_update.yml", "-e", f"backend_source_dir={next_source()}")
     raise ValueError(event)
+
+
+def next_source() -> Path:
+    """A copy of backend_app whose version is the collection's with a .postN of this run (N: the time)."""
+    copy = Path(tempfile.mkdtemp(prefix="highload-soak-")) / "backend_app"
+    shutil.copytree(TOP / "backend_app", copy, ignore=shutil.ignore_patterns(".venv", "__pycache__", "*.egg-info"))
+    project = copy / "pyproject.toml"
+    text = project.read_text()
+    version = re.search(r'^version = "([^"]+)"$', text, re.M)
+    if version is None:
+        raise ValueError(f"no version in {project}")
+    project.write_text(text.replace(version.group(0), f'version = "{version.group(1)}.post{int(time.time())}"'))
+    return copy
 
 
 def ab_figures(output: str) -> dict[str, int]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import requests
+import tomllib
 import yaml
 from project import TOP, run
 
@@ -156,6 +157,34 @@ def test_toggle_node_switches_a_backend_off_and_on_with_the_new_ports(cluster: P
     on = playbook(cluster, "toggle_node.yml", "-e", "node=backend-1", "-e", "state=on", "-e", "toggle_from=node")
     assert on.returncode == 0, on.stdout + on.stderr
     assert requests.get(sidecar, timeout=5).status_code == 200
+
+
+def main_pids(unit: str, hosts: list[str]) -> list[str]:
+    return [docker("exec", f"{PREFIX}-{host}", "systemctl", "show", "-p", "MainPID", "--value", unit) for host in hosts]
+
+
+def test_rolling_update_of_backends_already_on_the_version_says_so_and_drains_none(cluster: Path) -> None:
+    """--check, then a real run, on backends the collection's app already runs on: each backend is said to be up
+    to date, none is (or would be) drained, upgraded or restarted, and the balancer is not reloaded."""
+    version = tomllib.loads((TOP / "backend_app" / "pyproject.toml").read_text())["project"]["version"]
+    backends, balancer_conf = main_pids("highload-backend", BACKENDS), balancer_config()
+    checked = playbook(cluster, "rolling_update.yml", "--check")
+    assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr
+    for host in BACKENDS:
+        assert f"{host} is up to date ({version}): nothing would happen there" in checked.stdout, checked.stdout[-6000:]
+    assert "would upgrade" not in checked.stdout and "would drain" not in checked.stdout, checked.stdout[-6000:]
+    updated = playbook(cluster, "rolling_update.yml")
+    assert updated.returncode == 0, updated.stdout[-6000:] + updated.stderr
+    for host in BACKENDS:
+        assert f"{host} is up to date ({version}): nothing was done there" in updated.stdout, updated.stdout[-6000:]
+    assert total_changed(updated.stdout) == 0, updated.stdout[-6000:]
+    assert main_pids("highload-backend", BACKENDS) == backends
+    assert balancer_config() == balancer_conf
+    assert sorted(set(dummy_through_the_balancer(10))) == BACKENDS
+
+
+def balancer_config() -> str:
+    return docker("exec", f"{PREFIX}-balancer-1", "cat", "/etc/nginx/nginx.conf")
 
 
 def test_site_limited_to_the_backends_keeps_the_monitoring_host_allowed_to_read_metrics(cluster: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from project import TOP, VENV_BIN
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
@@ -43,9 +44,8 @@ def inventory(backends: list[RunningBackend]) -> dict:
     return {"all": {"children": {"backends": {"hosts": hosts}, "balancer": {"hosts": balancer}}}}
 
 
-def test_the_playbook_runs_three_phases_and_writes_the_report_under_the_folder_it_runs_in(
-    backends: list[RunningBackend], tmp_path: Path
-) -> None:
+def run_playbook(tmp_path: Path, backends: list[RunningBackend], playbook: Path, *extra: str) -> Path:
+    """ansible-playbook in a project folder of its own (an inventory and nothing else); the results folder."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "inventory.json").write_text(json.dumps(inventory(backends)))
@@ -60,11 +60,18 @@ def test_the_playbook_runs_three_phases_and_writes_the_report_under_the_folder_i
         "ANSIBLE_COLLECTIONS_PATH": str(TOP / ".collections"),
         "ANSIBLE_NOCOLOR": "1",
     }
-    argv = ["ansible-playbook", "-i", "inventory.json", str(TOP / "playbooks" / "loadtest.yml")]
-    argv += ["-e", "loadtest_requests=300", "-e", "loadtest_concurrency=10", "-e", "loadtest_shared_cores=false"]
+    argv = ["ansible-playbook", "-i", "inventory.json", str(playbook), "-e", "loadtest_concurrency=10", *extra]
     proc = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     (results,) = (project / "results").iterdir()
+    return results
+
+
+def test_the_playbook_runs_three_phases_and_writes_the_report_under_the_folder_it_runs_in(
+    backends: list[RunningBackend], tmp_path: Path
+) -> None:
+    extra = ["-e", "loadtest_requests=300", "-e", "loadtest_shared_cores=false"]
+    results = run_playbook(tmp_path, backends, TOP / "playbooks" / "loadtest.yml", *extra)
     report = (results / "report.md").read_text()
     saved = json.loads((results / "results.json").read_text())
     assert [phase["name"] for phase in saved["phases"]] == ["all_up", "switch_off", "back_on"]
@@ -80,3 +87,45 @@ def test_the_playbook_runs_three_phases_and_writes_the_report_under_the_folder_i
     # The stand-in's CPU times, read before and after each phase on each host: the CPU section is there.
     assert "## Where the CPU goes" in report and "| lb balancer | `nginx` | systemd |" in report
     assert not list(TOP.glob("playbooks/results")), "nothing written into the collection"
+
+
+def test_with_an_operation_during_the_load_its_steps_on_each_backend_are_listed_and_ab_ran_through_it(
+    backends: list[RunningBackend], tmp_path: Path
+) -> None:
+    """loadtest.yml's plays with loadtest_during, the operation's play a stand-in that leaves the fact
+    rolling_update as rolling_update.yml does: b1 updated (its times), b2 already up to date (no times)."""
+    playbook = yaml.safe_load((TOP / "playbooks" / "loadtest.yml").read_text())
+    operation = {
+        "name": "The operation: b1 updated, b2 left alone",
+        "hosts": "backends",
+        "gather_facts": False,
+        "tasks": [
+            {"ansible.builtin.pause": {"seconds": 1}},
+            {
+                "ansible.builtin.set_fact": {
+                    "rolling_update": "{{ {'updated': true, 'version_before': '1.0', 'version_after': '1.1',"
+                    " 'drain_started': now().timestamp(), 'drained': now().timestamp(),"
+                    " 'back_started': now().timestamp(), 'serving': now().timestamp()} if inventory_hostname == 'b1'"
+                    " else {'updated': false, 'version_before': '1.1', 'version_after': '1.1'} }}"
+                }
+            },
+        ],
+    }
+    plays = [play for play in playbook if "import_playbook" not in str(play)]
+    (tmp_path / "during.yml").write_text(yaml.safe_dump([*plays[:2], operation, *plays[2:]]))
+    extra = ["-e", "loadtest_during=rolling_update", "-e", "loadtest_duration=6"]
+    results = run_playbook(tmp_path, backends, tmp_path / "during.yml", *extra)
+    saved = json.loads((results / "results.json").read_text())
+    (phase,) = saved["phases"]
+    assert phase["name"] == "rolling_update" and phase["ab"]["complete"] > 0 and phase["ab"]["failed"] == 0
+    labels = [event["label"] for event in phase["events"]]
+    assert labels == [
+        "rolling_update starts",
+        "b1 drained (1.0)",
+        "b1 upgraded to 1.1",
+        "b1 back, served by the balancer",
+        "rolling_update done",
+    ]
+    report = (results / "report.md").read_text()
+    assert "## The operation's steps" in report
+    assert "- rolling update under load: b2 was up to date (1.1) and left alone." in report

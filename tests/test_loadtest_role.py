@@ -17,6 +17,8 @@ import yaml
 from project import TOP, VENV_BIN
 
 sys.path.insert(0, str(TOP / "backend_app" / "tests"))
+sys.path.insert(0, str(TOP / ".collections"))
+from ansible_collections.highload.cluster.plugins.filter.metric_sum import metric_sum
 from backend_process import RunningBackend, start_backend
 
 # systemd's CPUUsageNSec grows by 1 ms at each reading; nothing else of systemctl is asked.
@@ -63,6 +65,10 @@ def run_playbook(tmp_path: Path, backends: list[RunningBackend], playbook: Path,
     argv = ["ansible-playbook", "-i", "inventory.json", str(playbook), "-e", "loadtest_concurrency=10", *extra]
     proc = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    if "--check" in extra:
+        assert "would run ab -c 10 against http://127.0.0.1:" in proc.stdout, proc.stdout
+        assert not (project / "results").exists()
+        return project
     (results,) = (project / "results").iterdir()
     return results
 
@@ -129,3 +135,9 @@ def test_with_an_operation_during_the_load_its_steps_on_each_backend_are_listed_
     report = (results / "report.md").read_text()
     assert "## The operation's steps" in report
     assert "- rolling update under load: b2 was up to date (1.1) and left alone." in report
+
+
+def test_check_mode_sends_no_load_and_writes_nothing(backends: list[RunningBackend], tmp_path: Path) -> None:
+    run_playbook(tmp_path, backends, TOP / "playbooks" / "loadtest.yml", "--check")
+    for backend in backends:
+        assert metric_sum(backend.metrics_page(), "requests_total", {"route": "/api/dummy"}) == 0

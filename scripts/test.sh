@@ -79,6 +79,8 @@ newest_tests=(
   tests/test_missing_packages.py
   tests/test_loadtest_parts.py::test_the_report_says_how_many_failed_and_why
   tests/test_loadtest_parts.py::test_a_template_that_does_not_render_fails_the_task_and_writes_no_report
+  tests/test_loadtest_parts.py::test_raw_material_that_is_not_what_the_role_reads_fails_naming_the_phase
+  tests/test_loadtest_parts.py::test_the_report_shows_the_cpu_per_request_per_phase_and_the_shared_cores_bound
   tests/test_digitalocean_client_library.py
   tests/test_digitalocean_fake.py
   tests/test_digitalocean_inventory.py

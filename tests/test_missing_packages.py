@@ -50,24 +50,25 @@ def test_a_digitalocean_module_without_python_digitalocean_names_the_package(
 
 
 def test_the_report_module_without_matplotlib_names_the_package(tmp_path: Path) -> None:
-    args = {"dest": str(tmp_path / "out"), "phases": [], "template": str(tmp_path / "report.md.j2")}
+    args = {"dest": str(tmp_path / "out"), "phases": []}
     result = run_module(tmp_path, "highload.cluster.loadtest_report", args, "matplotlib")
     assert result.get("failed"), result
     assert MISSING.format(package="matplotlib") in result["msg"]
     assert not (tmp_path / "out").exists()
 
 
-def test_the_report_module_without_jinja2_names_the_package_and_writes_nothing(tmp_path: Path) -> None:
-    args = {"dest": str(tmp_path / "out"), "phases": [], "template": str(tmp_path / "report.md.j2")}
-    result = run_module(tmp_path, "highload.cluster.loadtest_report", args, "jinja2")
+def test_the_report_module_without_prometheus_client_names_the_package_and_writes_nothing(tmp_path: Path) -> None:
+    """It reads the backends' /metrics pages with prometheus_client's parser."""
+    args = {"dest": str(tmp_path / "out"), "phases": []}
+    result = run_module(tmp_path, "highload.cluster.loadtest_report", args, "prometheus_client")
     assert result.get("failed"), result
-    assert MISSING.format(package="jinja2") in result["msg"]
+    assert MISSING.format(package="prometheus-client") in result["msg"]
     assert not (tmp_path / "out").exists()
 
 
 def test_the_report_module_in_check_mode_without_matplotlib_names_the_package(tmp_path: Path) -> None:
     """A check run says what the real run would fail on."""
-    args = {"dest": str(tmp_path / "out"), "phases": [], "template": str(tmp_path / "report.md.j2")}
+    args = {"dest": str(tmp_path / "out"), "phases": []}
     task = {"highload.cluster.loadtest_report": args, "environment": hiding("matplotlib")}
     proc, results = run_tasks([task], tmp_path, check=True)
     assert results and results[0].get("failed"), proc.stdout + proc.stderr
@@ -88,13 +89,6 @@ def test_metric_sum_with_prometheus_client_sums_the_page(tmp_path: Path) -> None
     task = {"ansible.builtin.debug": {"msg": "{{ 'x_total 1\nx_total 2' | highload.cluster.metric_sum('x_total') }}"}}
     proc, results = run_tasks([task], tmp_path)
     assert results and results[0]["msg"] == 3.0, proc.stdout + proc.stderr
-
-
-def test_service_readings_needs_no_package(tmp_path: Path) -> None:
-    """service_readings reads the load test's own text format: it runs where prometheus-client is missing."""
-    task = {"ansible.builtin.debug": {"msg": "{{ 'tcp_active_opens 5' | highload.cluster.service_readings }}"}}
-    proc, results = run_tasks([task], tmp_path, env=hiding("prometheus_client", "matplotlib", "digitalocean"))
-    assert results and results[0]["msg"]["tcp_active_opens"] == 5, proc.stdout + proc.stderr
 
 
 def test_the_droplets_inventory_without_python_digitalocean_names_the_package(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ def test_role_readmes_and_argument_specs_match_defaults() -> None:
         ("balancer", "balancer_engine", "haproxy"),
         ("prometheus", "prometheus_scrape_interval", "often"),
         ("grafana", "grafana_http_port", "web"),
+        ("loadtest", "loadtest_requests", "many"),
     ],
 )
 def test_wrong_variable_fails_before_any_change_naming_it(tmp_path, role: str, variable: str, value: str) -> None:
@@ -112,6 +113,7 @@ def uncast(role: str) -> list[str]:
         "prometheus",
         "grafana",
         "backend",
+        "loadtest",
     ],
 )
 def test_bool_and_int_options_are_cast_where_a_string_from_e_would_break(role: str) -> None:

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from ansible.errors import AnsibleFilterError
 from project import TOP
 
 sys.path.insert(0, str(TOP / ".collections"))
-from ansible_collections.highload.cluster.plugins.filter.service_readings import proc_cpu_ticks, service_readings
+from ansible_collections.highload.cluster.plugins.module_utils.service_readings import proc_cpu_ticks, service_readings
+
+READING_SCRIPT = TOP / "roles" / "loadtest" / "files" / "service_readings.sh"
 
 # A /proc/<pid>/stat line whose command name holds a space and a parenthesis, as a process may name itself:
 # utime 300, stime 100, cutime 20, cstime 5 (fields 14 to 17), in ticks.
@@ -73,16 +73,11 @@ def test_the_clock_tick_scales_the_proc_figures() -> None:
     ],
 )
 def test_readings_that_are_not_the_scripts_are_refused(text: str) -> None:
-    with pytest.raises(AnsibleFilterError, match="service_readings"):
+    with pytest.raises(ValueError, match="service_readings"):
         service_readings(text)
 
 
 # The script itself, run here with a systemctl that keeps no CPU time and names this process's own cgroup.
-
-
-def reading_script() -> str:
-    tasks = yaml.safe_load((TOP / "playbooks" / "tasks" / "loadtest_services.yml").read_text())
-    return tasks[0]["vars"]["loadtest_services_script"]
 
 
 def own_systemd_cgroup() -> str:
@@ -106,7 +101,7 @@ def run_script(tmp_path: Path, cgroup: str) -> dict:
     )
     systemctl.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
-    argv = ["sh", "-c", reading_script(), "sh", "mine.service", "none.service", "accounted.service"]
+    argv = ["sh", str(READING_SCRIPT), "mine.service", "none.service", "accounted.service"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
     return service_readings(proc.stdout)

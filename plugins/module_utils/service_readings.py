@@ -1,11 +1,9 @@
-"""Filter `highload.cluster.service_readings`: what playbooks/tasks/loadtest_services.yml reads on a host (each
-unit's CPU time, from systemd or from /proc, and the TCP connections the host opened) as numbers."""
+"""What the load test's reading script (roles/loadtest/files/service_readings.sh) prints on a host, as numbers: each
+unit's CPU time, from systemd or from /proc, and the TCP connections the host opened."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
-
-from ansible.errors import AnsibleFilterError
 
 SOURCES = ("systemd", "proc")
 
@@ -58,22 +56,16 @@ def _parse(text: str) -> Dict[str, Any]:
 
 def service_readings(text: str) -> Dict[str, Any]:
     """A host's readings: each unit's CPU time so far in nanoseconds (None when neither systemd nor /proc gave
-    one), `cpu_sources` (per unit, `systemd`, `proc` or None) and `tcp_active_opens`.
+    one), `cpu_sources` (per unit, `systemd`, `proc` or None) and `tcp_active_opens`; ValueError naming what is
+    wrong when the text is not the script's.
 
     The text has a `tick N` line (the clock tick, getconf CLK_TCK), per unit `cpu UNIT systemd NS` (systemd's
     CPUUsageNSec), `cpu UNIT none`, or `cpu UNIT proc` followed by a `stat LINE` per process of the unit (its
     /proc/<pid>/stat), and `tcp_active_opens N`.
     """
     if not isinstance(text, str):
-        raise AnsibleFilterError("service_readings: expects the reading script's output, a string")
+        raise ValueError("service_readings: expects the reading script's output, a string")
     try:
         return _parse(text)
     except ValueError as error:
-        raise AnsibleFilterError("service_readings: %s" % error) from error
-
-
-class FilterModule:
-    """The load test's readings of a host's services."""
-
-    def filters(self) -> Dict[str, Any]:
-        return {"service_readings": service_readings}
+        raise ValueError("service_readings: %s" % error) from error

@@ -8,14 +8,19 @@ IP is billed, and a second one is billed for nothing.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_digitalocean.server import FakeDigitalOcean, running
-from project import run_tasks
+from project import TOP, run_tasks
 from test_digitalocean_modules import TOKEN, env_for, one
+
+sys.path.insert(0, str(TOP / ".collections"))
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import Deadline, DigitalOceanClient
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_reserved_ips import assign
 
 TAG = "highload-balancer"
 
@@ -280,3 +285,16 @@ def test_the_token_never_shows_even_verbose_and_on_failures(
     assert [bool(r.get("failed")) for r in results] == [True, False, True, True], output
     assert "Droplet not found." in output and "192.0.2.250 is not in the account" in output
     assert TOKEN not in output and TOKEN[7:20] not in output
+
+
+def test_assign_as_a_failover_script_calls_it_moves_the_ip_once_and_already_there_sends_nothing(
+    fake: FakeDigitalOcean, balancers: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = balancers
+    address = fake.cloud.reserved_ips.add("fra1", first)
+    monkeypatch.setenv("DIGITALOCEAN_END_POINT", fake.end_point)
+    client = DigitalOceanClient(TOKEN, timeout=5, retries=2, deadline=Deadline(30))
+    assert assign(client, address, second, client.deadline) is True
+    assert assign(client, address, second, client.deadline) is False
+    assert fake.cloud.reserved_ips.assigned_to(address) == second
+    assert action_posts(fake) == [{"type": "assign", "droplet_id": second}]

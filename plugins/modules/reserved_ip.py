@@ -283,13 +283,13 @@ class ReservedIpTask(DigitalOceanTask):
 
     def present(self, existing: Optional[Record]) -> Dict[str, Any]:
         before = reserved_ip_facts(existing) if existing else None
+        if existing is None and self.params["state"] == "unassigned":
+            self.fail("%s does not exist; unassigned is for one that does" % self.described())
         if existing is None and self.params["address"]:
             self.fail(
                 "reserved IP %s is not in the account; DigitalOcean does not reserve a chosen address: leave "
                 "address out (and give droplet_id) to create one" % self.params["address"]
             )
-        if existing is None and self.params["state"] == "unassigned":
-            self.fail("%s does not exist; unassigned is for one that does" % self.described())
         change = existing is None or bool(self.target(existing))
         if self.module.check_mode or not change:
             after = self.planned(existing)

@@ -72,7 +72,7 @@ def test_the_digitalocean_action_group_holds_every_module_that_takes_an_api_toke
         for path in (TOP / "plugins" / "modules").glob("*.py")
         if "highload.cluster.digitalocean" in path.read_text()
     )
-    assert takes_token == ["droplet", "droplet_info", "firewall", "firewall_info", "ssh_key"]
+    assert takes_token == ["droplet", "droplet_info", "firewall", "firewall_info", "reserved_ip", "ssh_key"]
     assert sorted(RUNTIME["action_groups"]["digitalocean"]) == takes_token
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -66,6 +67,46 @@ def test_every_answer_of_the_fake_keeps_the_contract() -> None:
         assert call("DELETE", f"/account/keys/{fingerprint}").status_code == 204
         session.headers["Authorization"] = "Bearer wrong"
         assert call("GET", "/droplets").json()["id"] == "unauthorized"
+
+
+def test_the_fake_reserved_ips_and_their_actions_keep_the_contract() -> None:
+    with running(TOKEN, boot_seconds=0, action_seconds=0.3) as fake:
+        session = requests.Session()
+        session.headers.update({"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        url = fake.end_point.rstrip("/")
+
+        def call(method: str, path: str, body: object = None) -> requests.Response:
+            data = json.dumps(body) if body is not None else None
+            return session.request(method, url + path, data=data, timeout=5)
+
+        first = fake.cloud.add_droplet("balancer-1", ["t"])
+        second = fake.cloud.add_droplet("balancer-2", ["t"])
+        created = call("POST", "/reserved_ips", {"droplet_id": first})
+        assert created.status_code == 202, created.text
+        ip = created.json()["reserved_ip"]["ip"]
+        # DigitalOcean's "Assigning to Droplet": not assigned yet, locked until its action is done.
+        assert created.json()["reserved_ip"]["droplet"] is None and created.json()["reserved_ip"]["locked"] is True
+        action_id = created.json()["links"]["actions"][0]["id"]
+        assert call("POST", f"/reserved_ips/{ip}/actions", {"type": "unassign"}).status_code == 422, "locked"
+        time.sleep(0.4)
+        assert call("GET", f"/actions/{action_id}").json()["action"]["type"] == "assign_ip"
+        assert call("GET", f"/reserved_ips/{ip}").json()["reserved_ip"]["droplet"]["id"] == first
+        moved = call("POST", f"/reserved_ips/{ip}/actions", {"type": "assign", "droplet_id": second})
+        assert moved.status_code == 201 and moved.json()["action"]["status"] == "in-progress"
+        time.sleep(0.4)
+        assert fake.cloud.reserved_ips.assigned_to(ip) == second
+        listed = call("GET", f"/reserved_ips/{ip}/actions").json()["actions"]
+        assert [action["type"] for action in listed] == ["assign_ip", "assign_ip"]
+        assert call("GET", f"/reserved_ips/{ip}/actions/{listed[0]['id']}").status_code == 200
+        assert call("POST", f"/reserved_ips/{ip}/actions", {"type": "unassign"}).status_code == 201
+        time.sleep(0.4)
+        assert call("GET", "/reserved_ips").json()["reserved_ips"][0]["droplet"] is None
+        regional = call("POST", "/reserved_ips", {"region": "fra1"}).json()["reserved_ip"]["ip"]
+        assert call("DELETE", f"/reserved_ips/{regional}").status_code == 204
+        assert call("DELETE", f"/droplets/{second}").status_code == 204
+        assert call("DELETE", f"/reserved_ips/{ip}").status_code == 204
+        assert call("GET", f"/reserved_ips/{ip}").status_code == 404
+        assert call("POST", "/reserved_ips", {"droplet_id": 1}).status_code == 422
 
 
 def test_the_contract_check_catches_what_digitalocean_would_not_send_or_take() -> None:

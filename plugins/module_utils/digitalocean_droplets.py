@@ -1,32 +1,19 @@
-"""Records: finding them by name, the create request, waiting, and the facts the modules return."""
+"""Droplets: finding them by name or tag, the create request, waiting for a status, and the facts returned."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_actions import Records, poll_intervals
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     Deadline,
     DigitalOceanClient,
-    DigitalOceanError,
 )
 
 # An MD5 fingerprint as DigitalOcean shows it: 16 colon-separated hex pairs.
 FINGERPRINT_RE = re.compile(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$")
 CREATE_OPTIONS = ("region", "size", "image", "ssh_keys", "tags", "user_data", "monitoring", "ipv6", "vpc_uuid")
-POLL_SECONDS = 2.0
-# Polls of a wait: soon at first (a droplet often has what is waited for within seconds), then
-# further apart, up to POLL_MAX_SECONDS, so that a long wait costs few calls against the rate limit.
-POLL_FIRST_SECONDS = 0.5
-POLL_MAX_SECONDS = 5.0
-
-
-def poll_intervals() -> Iterator[float]:
-    """0.5, 0.75, 1.1, ... seconds, growing by half each time, at most POLL_MAX_SECONDS."""
-    interval = POLL_FIRST_SECONDS
-    while True:
-        yield interval
-        interval = min(interval * 1.5, POLL_MAX_SECONDS)
 
 
 def ssh_key_references(keys: List[Any]) -> List[Any]:
@@ -104,9 +91,6 @@ def find_by_name(client: DigitalOceanClient, name: str) -> List[Dict[str, Any]]:
     return [droplet for droplet in found if str(droplet.get("name", "")).lower() == name.lower()]
 
 
-Records = List[Dict[str, Any]]  # droplets or actions, as the API lists them
-
-
 def split_by_owner(found: Records, owner: Optional[str]) -> Tuple[Records, Records]:
     """(ours, foreign): with an owner tag, only droplets that carry it are ours; without one, all are."""
     if not owner:
@@ -136,43 +120,3 @@ def wait_until_gone(client: DigitalOceanClient, droplet_id: int, deadline: Deadl
     intervals = poll_intervals()
     while client.get_or_none("droplets/%s" % droplet_id) is not None:
         deadline.pause("droplet %s to be deleted" % droplet_id, next(intervals))
-
-
-def droplet_actions(client: DigitalOceanClient, droplet_id: int) -> Records:
-    """Every action DigitalOcean lists for the droplet."""
-    return client.list_all("droplets/%s/actions" % droplet_id, "actions")
-
-
-def newest_action(
-    actions: Records, kind: str, after_id: int = 0, status: Optional[str] = None
-) -> Optional[Dict[str, Any]]:
-    """The newest action of this type (newer than after_id, in this status when given), or None."""
-    found = [
-        action
-        for action in actions
-        if action.get("type") == kind
-        and int(action.get("id") or 0) > after_id
-        and (status is None or action.get("status") == status)
-    ]
-    return max(found, key=lambda action: int(action["id"])) if found else None
-
-
-def latest_action_id(actions: Records) -> int:
-    """The id of the newest of these actions (0 when there is none): what came before a request of ours."""
-    return max([int(action.get("id") or 0) for action in actions] or [0])
-
-
-def wait_for_action(client: DigitalOceanClient, action_id: int, deadline: Deadline) -> Dict[str, Any]:
-    """Poll an action until it is completed; an errored action is a DigitalOceanError that says so."""
-    intervals = poll_intervals()
-    while True:
-        action = client.get("actions/%s" % action_id, expect="action")["action"]
-        if action.get("status") == "completed":
-            return action
-        if action.get("status") == "errored":
-            raise DigitalOceanError(
-                "DigitalOcean's action %s (%s) errored: the droplet's state did not change"
-                % (action_id, action.get("type")),
-                error_id="errored",
-            )
-        deadline.pause("action %s (%s) to complete" % (action_id, action.get("type")), next(intervals))

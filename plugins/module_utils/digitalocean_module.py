@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Dict, NoReturn, Optional
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     CLIENT_IMPORT_ERROR,
     CLIENT_LIBRARY,
     HAS_CLIENT,
+    TOKEN_ENV_VARS,
     Deadline,
     DigitalOceanClient,
     DigitalOceanError,
     WaitTimeout,
+    clean_token,
     mask_token,
-    resolve_token,
 )
 
 
 def api_argument_spec() -> Dict[str, Any]:
-    """The api_* options (see the doc fragment highload.cluster.digitalocean)."""
+    """The api_* options (see the doc fragment highload.cluster.digitalocean); the token from the environment
+    when the task gives none."""
     return {
-        "api_token": {"type": "str", "no_log": True, "aliases": ["oauth_token"]},
+        "api_token": {
+            "type": "str",
+            "no_log": True,
+            "aliases": ["oauth_token"],
+            "fallback": (env_fallback, list(TOKEN_ENV_VARS)),
+        },
         "api_timeout": {"type": "int", "default": 30},
         "api_retries": {"type": "int", "default": 5},
     }
@@ -37,7 +43,7 @@ def client_for(module: AnsibleModule, deadline: Optional[Deadline] = None) -> Di
     if not HAS_CLIENT:
         module.fail_json(msg=missing_required_lib(CLIENT_LIBRARY), exception=CLIENT_IMPORT_ERROR)
     try:
-        token = resolve_token(module.params["api_token"], os.environ)
+        token = clean_token(module.params["api_token"] or "")
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     # A token from the environment, and the token as cleaned, are masked in output like the no_log option is.

@@ -183,21 +183,19 @@ api_error:
 from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_actions import (
+    start_action,
+    wait_for_action,
+)
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     Deadline,
     DigitalOceanClient,
-    DigitalOceanError,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
-    POLL_SECONDS,
     create_body,
-    droplet_actions,
     droplet_facts,
     find_by_name,
-    latest_action_id,
-    newest_action,
     split_by_owner,
-    wait_for_action,
     wait_for_droplet,
     wait_until_gone,
 )
@@ -206,6 +204,7 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_modu
     client_for,
     run_task,
 )
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_task import DigitalOceanTask, ids
 
 # state -> (the status it changes from, the action, the status it ends in)
 POWER = {
@@ -213,8 +212,6 @@ POWER = {
     "active": ("off", "power_on", "active"),
     "inactive": ("active", "power_off", "off"),
 }
-# Lookups after an ambiguous create, for a droplet that DigitalOcean lists a moment late.
-ADOPT_LOOKUPS = 3
 
 
 def argument_spec() -> Dict[str, Any]:
@@ -239,19 +236,13 @@ def argument_spec() -> Dict[str, Any]:
     return spec
 
 
-def ids(droplets: List[Dict[str, Any]]) -> str:
-    return ", ".join(str(droplet["id"]) for droplet in droplets)
-
-
-class DropletTask:
+class DropletTask(DigitalOceanTask):
     """One run of the module: the lookup, then the one change the state asks for."""
 
+    kind = "droplet"
+
     def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
-        self.module = module
-        self.params = module.params
-        self.client = client
-        self.deadline = client.deadline
-        self.changed = False
+        super().__init__(module, client)
         self.name = self.params["name"] or "with id %s" % self.params["id"]
 
     def tags(self) -> list:
@@ -265,6 +256,10 @@ class DropletTask:
         owner = self.params["owner_tag"]
         return droplet is not None and (not owner or owner in (droplet.get("tags") or []))
 
+    def named(self) -> List[Dict[str, Any]]:
+        """Every droplet of the name, ours and foreign."""
+        return find_by_name(self.client, self.params["name"])
+
     def lookup(self) -> Optional[Dict[str, Any]]:
         """Our one droplet of this name (or id), None when there is none; fails on duplicates or a foreign one."""
         if self.params["id"] is not None:
@@ -274,31 +269,28 @@ class DropletTask:
                 self.fail_foreign([droplet])
             return droplet
         name = self.params["name"]
-        ours, foreign = split_by_owner(find_by_name(self.client, name), self.params["owner_tag"])
-        if len(ours) > 1:
-            self.module.fail_json(
-                msg="%d droplets named %s carry the tag %s (ids %s); names must be unique for this module: "
-                "delete the extra ones (highload.cluster.droplet with id and state absent)"
-                % (len(ours), name, self.params["owner_tag"] or "(any)", ids(ours))
-            )
+        ours, foreign = split_by_owner(self.named(), self.params["owner_tag"])
         if foreign and not ours:
             self.fail_foreign(foreign)
+        droplet = self.refuse_duplicates(
+            ours,
+            "droplets named %s carry the tag %s" % (name, self.params["owner_tag"] or "(any)"),
+            "names must be unique for this module: delete the extra ones (highload.cluster.droplet with id and "
+            "state absent)",
+        )
         if foreign:
             self.module.warn(
                 "droplet %s: %d foreign droplet(s) of the same name without the tag %s (ids %s) are left alone"
                 % (name, len(foreign), self.params["owner_tag"], ids(foreign))
             )
-        return ours[0] if ours else None
+        return droplet
 
     def fail_foreign(self, foreign: List[Dict[str, Any]]) -> None:
-        self.module.fail_json(
-            msg="droplet %s (id %s) exists but does not carry the tag %s: it is foreign, not managed by this "
+        self.fail(
+            "droplet %s (id %s) exists but does not carry the tag %s: it is foreign, not managed by this "
             "automation, so it is neither adopted, changed nor deleted"
             % (self.name, ids(foreign), self.params["owner_tag"])
         )
-
-    def diff(self, before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-        return {"before": before or {"state": "absent"}, "after": after or {"state": "absent"}}
 
     def planned(self) -> Dict[str, Any]:
         keys = ("region", "size", "image", "vpc_uuid")
@@ -322,15 +314,8 @@ class DropletTask:
         result = {"changed": True, "droplet": facts, "diff": self.diff(facts, None)}
         if self.module.check_mode:
             return result
-        path = "droplets/%s" % existing["id"]
-        try:
-            self.client.delete(path)  # retried as DELETE is idempotent: a 404 after an ambiguous try is done
-        except DigitalOceanError as exc:
-            if exc.status == 404:
-                return {"changed": False, "droplet": None}  # deleted by someone else since the lookup: goal reached
-            if not exc.ambiguous or self.client.get_or_none(path, expect="droplet") is not None:
-                raise
-        self.changed = True
+        if not self.delete_once("droplets/%s" % existing["id"], expect="droplet"):
+            return {"changed": False, "droplet": None}  # deleted by someone else since the lookup: goal reached
         if self.params["wait"]:
             wait_until_gone(self.client, existing["id"], self.deadline)
         return result
@@ -351,50 +336,13 @@ class DropletTask:
         try:
             body = create_body(self.params["name"], options)
         except ValueError as exc:
-            self.module.fail_json(msg=str(exc))
-        try:
-            droplet = self.client.post("droplets", body, expect="droplet")["droplet"]
-        except DigitalOceanError as exc:
-            if not exc.ambiguous:
-                raise
-            droplet = self.adopt_after(exc)
-        self.changed = True
-        return droplet
-
-    def adopt_after(self, failure: DigitalOceanError) -> Dict[str, Any]:
-        """Look the name up again after an ambiguous create: the one droplet that appeared, or a clear failure."""
-        name = self.params["name"]
-        for attempt in range(ADOPT_LOOKUPS):
-            try:
-                found = find_by_name(self.client, name)
-            except DigitalOceanError as lookup_failure:
-                failure.message += (
-                    "; the create request may have been carried out, and looking the name up afterwards failed "
-                    "too (%s). A droplet may still appear: running the task again is safe (it looks the name up "
-                    "first and never creates a second one)" % lookup_failure
-                )
-                raise failure from None
-            ours, _foreign = split_by_owner(found, self.params["owner_tag"])
-            if len(ours) == 1:
-                self.module.warn(
-                    "droplet %s: the create request failed without a clear answer (%s), but DigitalOcean made "
-                    "the droplet (id %s): adopted, no second one created" % (name, failure, ours[0]["id"])
-                )
-                return ours[0]
-            if len(ours) > 1:
-                self.module.fail_json(
-                    msg="droplet %s: after a create without a clear answer, %d droplets of this name carry the "
-                    "tag (ids %s): delete the extra ones" % (name, len(ours), ids(ours)),
-                    changed=True,
-                )
-            if attempt + 1 < ADOPT_LOOKUPS and self.deadline.remaining() > POLL_SECONDS:
-                self.deadline.sleep(POLL_SECONDS)
-        failure.message += (
-            "; the create request may still have been carried out, but no droplet named %s appears yet. "
-            "A droplet may still appear: running the task again is safe (it looks the name up first and "
-            "never creates a second one)" % name
+            self.fail(str(exc))
+        return self.create_once(
+            lambda: self.client.post("droplets", body, expect="droplet")["droplet"],
+            lambda: split_by_owner(self.named(), self.params["owner_tag"])[0],
+            "droplet %s" % self.name,
+            "the name",
         )
-        raise failure
 
     def power(self, droplet: Dict[str, Any]) -> Dict[str, Any]:
         from_status, action, to_status = POWER[self.params["state"]]
@@ -404,52 +352,23 @@ class DropletTask:
             droplet = wait_for_droplet(self.client, droplet["id"], "active", self.deadline)
         if droplet["status"] != from_status:
             return droplet
-        actions = droplet_actions(self.client, droplet["id"])
-        pending = newest_action(actions, action, status="in-progress")
-        if pending is not None:  # an earlier run's request is still being carried out: wait for it, post nothing
-            self.module.warn(
-                "droplet %s: %s is already in progress (action %s)" % (droplet["name"], action, pending["id"])
-            )
-            answer: Optional[Dict[str, Any]] = pending
-        else:
-            before = latest_action_id(actions)
-            try:
-                answer = self.client.post("droplets/%s/actions" % droplet["id"], {"type": action}, expect="action")[
-                    "action"
-                ]
-            except DigitalOceanError as exc:
-                if not exc.ambiguous:
-                    raise
-                answer = self.action_after(exc, droplet["id"], action, before, to_status)
+        path = "droplets/%s" % droplet["id"]
+
+        def reached() -> bool:
+            return self.client.get(path, expect="droplet")["droplet"].get("status") == to_status
+
+        answer, posted = start_action(self.client, path, {"type": action}, action, reached)
+        if posted:
             self.changed = True
+        elif answer is not None:
+            self.module.warn(
+                "droplet %s: %s is already in progress (action %s)" % (droplet["name"], action, answer["id"])
+            )
         if self.params["wait"] and answer is not None:
             wait_for_action(self.client, answer["id"], self.deadline)
         if self.params["wait"]:
             droplet = wait_for_droplet(self.client, droplet["id"], to_status, self.deadline)
         return droplet
-
-    def action_after(
-        self, failure: DigitalOceanError, droplet_id: int, action: str, before: int, to_status: str
-    ) -> Optional[Dict[str, Any]]:
-        """After an ambiguous power request: the action it started, or the state it reached; never a second post."""
-        try:
-            started = newest_action(droplet_actions(self.client, droplet_id), action, after_id=before)
-            current = self.client.get("droplets/%s" % droplet_id, expect="droplet")["droplet"]
-        except DigitalOceanError as lookup_failure:
-            failure.message += (
-                "; the %s request may have been carried out, and reading the droplet's actions afterwards failed "
-                "too (%s): running the task again is safe (it reads them first)" % (action, lookup_failure)
-            )
-            raise failure from None
-        if started is not None:
-            return started
-        if current.get("status") == to_status:
-            return None
-        failure.message += (
-            "; the %s request may still be carried out, but no such action is listed yet: running the task "
-            "again is safe (it reads the droplet's state first)" % action
-        )
-        raise failure
 
     def present(self, existing: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         before = droplet_facts(existing) if existing else None
@@ -473,12 +392,6 @@ class DropletTask:
         if self.changed:
             result["diff"] = self.diff(before, after)
         return result
-
-    def run(self) -> Dict[str, Any]:
-        existing = self.lookup()
-        if self.params["state"] == "absent":
-            return self.absent(existing)
-        return self.present(existing)
 
 
 def main() -> None:

@@ -212,7 +212,7 @@ api_error:
   sample: {status: 400, id: bad_request, message: "invalid address", attempts: 1}
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
@@ -230,9 +230,9 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_fire
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
     api_argument_spec,
     client_for,
-    fail_with,
     run_task,
 )
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_task import DigitalOceanTask
 
 
 def _target_spec() -> Dict[str, Any]:
@@ -272,59 +272,38 @@ def argument_spec() -> Dict[str, Any]:
     return spec
 
 
-class FirewallTask:
+class FirewallTask(DigitalOceanTask):
     """One run of the module: the lookup by name, then at most the one change the state asks for."""
 
+    kind = "firewall"
+
     def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
-        self.module = module
-        self.client = client
+        super().__init__(module, client)
         self.name = module.params["name"] or "with id %s" % module.params["id"]
         self.body = request_body(module.params)
         self.want = comparable(self.body)
-        self.changed = False
 
-    def lookup(self, found: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
-        if self.module.params["id"] is not None:
-            answer = self.client.get_or_none("firewalls/%s" % self.module.params["id"], expect="firewall")
+    def lookup(self) -> Optional[Dict[str, Any]]:
+        if self.params["id"] is not None:
+            answer = self.client.get_or_none("firewalls/%s" % self.params["id"], expect="firewall")
             return answer["firewall"] if answer else None
-        found = find_by_name(self.client, self.name) if found is None else found
-        if len(found) > 1:
-            ids = ", ".join(str(firewall.get("id")) for firewall in found)
-            self.module.fail_json(
-                msg="%d firewalls are named %s (ids %s); names must be unique for this module: delete the extra "
-                "ones" % (len(found), self.name, ids),
-                changed=self.changed,
-            )
-        return found[0] if found else None
-
-    @staticmethod
-    def diff(before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-        return {"before": before or {"state": "absent"}, "after": after or {"state": "absent"}}
+        return self.refuse_duplicates(
+            find_by_name(self.client, self.name),
+            "firewalls are named %s" % self.name,
+            "names must be unique for this module: delete the extra ones",
+        )
 
     def planned(self) -> Dict[str, Any]:
         return dict(firewall_facts(self.body), id=None, status=None, created_at=None)
 
     def create(self) -> Dict[str, Any]:
-        try:
-            answer = self.client.post("firewalls", self.body, expect="firewall")
-        except DigitalOceanError as exc:
-            if not exc.ambiguous:
-                raise
-            # DigitalOcean may have made it: look before acting again.
-            adopted = self.lookup()
-            if adopted is None:
-                fail_with(
-                    self.module,
-                    exc,
-                    "firewall %s: the create failed in a way where DigitalOcean may still have acted, and no "
-                    "firewall of that name is there now; one may still appear. Re-running is safe: the task "
-                    "looks the name up first, adopts a firewall that appeared, and fails naming both if there "
-                    "are two" % self.name,
-                )
-            self.changed = True
-            return adopted
-        self.changed = True
-        return answer["firewall"]
+        return self.create_once(
+            lambda: self.client.post("firewalls", self.body, expect="firewall")["firewall"],
+            lambda: find_by_name(self.client, self.name),
+            "firewall %s" % self.name,
+            "the name",
+            lookups=1,
+        )
 
     def update(self, existing: Dict[str, Any]) -> Dict[str, Any]:
         path = "firewalls/%s" % existing["id"]
@@ -348,26 +327,15 @@ class FirewallTask:
         self.changed = True
         return answer["firewall"]
 
-    def delete(self, existing: Dict[str, Any]) -> None:
-        path = "firewalls/%s" % existing["id"]
-        try:
-            self.client.delete(path)  # retried as DELETE is idempotent: a 404 after an ambiguous try is done
-        except DigitalOceanError as exc:
-            if exc.status == 404:
-                return  # deleted by someone else since the lookup: the goal is reached
-            if not exc.ambiguous or self.client.get_or_none(path, expect="firewall") is not None:
-                raise
-        self.changed = True
+    def absent(self, existing: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        if existing is None:
+            return {"changed": False, "firewall": None}
+        if not (self.module.check_mode or self.delete_once("firewalls/%s" % existing["id"], expect="firewall")):
+            return {"changed": False, "firewall": None}  # deleted by someone else since the lookup
+        return {"changed": True, "firewall": None, "diff": self.diff(comparable(existing), None)}
 
-    def run(self) -> Dict[str, Any]:
-        existing = self.lookup()
+    def present(self, existing: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         before = comparable(existing) if existing else None
-        if self.module.params["state"] == "absent":
-            if existing is None:
-                return {"changed": False, "firewall": None}
-            if not self.module.check_mode:
-                self.delete(existing)
-            return {"changed": True, "firewall": None, "diff": self.diff(before, None)}
         if existing is None:
             if self.module.check_mode:
                 return {"changed": True, "firewall": self.planned(), "diff": self.diff(None, self.want)}

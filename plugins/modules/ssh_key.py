@@ -74,15 +74,13 @@ import hashlib
 from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
-    DigitalOceanClient,
-    DigitalOceanError,
-)
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import DigitalOceanClient
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
     api_argument_spec,
     client_for,
     run_task,
 )
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_task import DigitalOceanTask
 
 
 def fingerprint(public_key: str) -> str:
@@ -102,15 +100,14 @@ def key_facts(key: Dict[str, Any]) -> Dict[str, Any]:
     return {"id": key.get("id"), "fingerprint": key.get("fingerprint"), "name": key.get("name")}
 
 
-class KeyTask:
+class KeyTask(DigitalOceanTask):
     """One run of the module: the lookup by fingerprint, then the upload or the removal."""
 
+    kind = "SSH key"
+
     def __init__(self, module: AnsibleModule, client: DigitalOceanClient, wanted: str) -> None:
-        self.module = module
-        self.params = module.params
-        self.client = client
+        super().__init__(module, client)
         self.wanted = wanted
-        self.changed = False
 
     def lookup(self) -> Optional[Dict[str, Any]]:
         found = self.client.get_or_none("account/keys/%s" % self.wanted, expect="ssh_key")
@@ -118,65 +115,28 @@ class KeyTask:
 
     def upload(self) -> Dict[str, Any]:
         """POST once; after an ambiguous failure or 'already in use', the key as the account has it."""
-        try:
-            created = self.client.post(
-                "account/keys",
-                {"name": self.params["name"], "public_key": self.params["public_key"].strip()},
-                expect="ssh_key",
-            )
-            return created["ssh_key"]
-        except DigitalOceanError as exc:
-            if not (exc.ambiguous or exc.status == 422):
-                raise
-            try:
-                existing = self.lookup()
-            except DigitalOceanError as lookup_failure:
-                exc.message += "; looking the key up afterwards failed too (%s)" % lookup_failure
-                existing = None
-            if existing is None:
-                if exc.ambiguous:
-                    exc.message += "; the key may still be added: running the task again is safe"
-                raise exc from None
-            return existing
-
-    def remove(self, existing: Dict[str, Any]) -> bool:
-        """DELETE (retried as it is idempotent); after an ambiguous failure, read back before reporting.
-
-        True when this run deleted the key, False when someone else did first.
-        """
-        try:
-            self.client.delete("account/keys/%s" % existing["id"])
-        except DigitalOceanError as exc:
-            if exc.status == 404:
-                return False  # deleted by someone else since the lookup: the goal is reached
-            if not exc.ambiguous:
-                raise
-            try:
-                still = self.lookup()
-            except DigitalOceanError as lookup_failure:
-                exc.message += (
-                    "; the delete may have been carried out, and looking the key up afterwards failed too (%s): "
-                    "running the task again is safe" % lookup_failure
-                )
-                raise exc from None
-            if still is not None:
-                raise
-        self.changed = True
-        return True
+        body = {"name": self.params["name"], "public_key": self.params["public_key"].strip()}
+        return self.create_once(
+            lambda: self.client.post("account/keys", body, expect="ssh_key")["ssh_key"],
+            lambda: [key for key in [self.lookup()] if key is not None],
+            "SSH key %s" % self.wanted,
+            "the fingerprint",
+            lookups=1,
+            adopt_when=lambda failure: failure.status == 422,
+        )
 
     def run(self) -> Dict[str, Any]:
         existing = self.lookup()
         if self.params["state"] == "absent":
             changed = existing is not None
             if existing and not self.module.check_mode:
-                changed = self.remove(existing)
+                changed = self.delete_once("account/keys/%s" % existing["id"], expect="ssh_key")
             return {"changed": changed, "ssh_key": key_facts(existing) if existing else None}
         if existing:
             return {"changed": False, "ssh_key": key_facts(existing)}
         if self.module.check_mode:
             return {"changed": True, "ssh_key": {"id": None, "fingerprint": self.wanted, "name": self.params["name"]}}
         uploaded = self.upload()
-        self.changed = True
         return {"changed": True, "ssh_key": key_facts(uploaded)}
 
 

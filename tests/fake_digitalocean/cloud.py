@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answers import Answer, error, now_iso
+from .answers import REGIONS, SIZES, Answer, error, now_iso, region_view
 from .firewalls import Firewalls
+from .reserved_ips import ReservedIps
 
-REGIONS = {"fra1": "Frankfurt 1", "ams3": "Amsterdam 3", "nyc3": "New York 3"}
-SIZES = {"s-1vcpu-1gb": (1024, 1, 25), "s-1vcpu-2gb": (2048, 1, 50), "s-2vcpu-2gb": (2048, 2, 60)}
 IMAGES = {"debian-12-x64": 159651797}
 RATE_LIMIT = 5000
 # Documentation ranges (RFC 5737): never routed, never contacted.
@@ -107,6 +106,7 @@ class Cloud:
         self.endless_paging = False
         self.calls = Calls()
         self.firewalls = Firewalls(self)
+        self.reserved_ips = ReservedIps(self)
         self._ids = itertools.count(3164444)
         self._hosts = itertools.count(10)
         self._lock = threading.Lock()
@@ -235,13 +235,7 @@ class Cloud:
             "available": True,
             "description": "Basic",
         }
-        region = {
-            "name": REGIONS[record["region"]],
-            "slug": record["region"],
-            "features": ["backups", "ipv6", "metadata", "install_agent"],
-            "available": True,
-            "sizes": list(SIZES),
-        }
+        region = region_view(record["region"])
         image = {
             "id": IMAGES["debian-12-x64"],
             "name": "12 x64",
@@ -285,20 +279,33 @@ class Cloud:
             "vpc_uuid": "760e09ef-dc84-11e8-981e-3cfdfeaae000",
         }
 
-    def _action(self, kind: str, droplet: dict[str, Any], then: Any = None) -> dict[str, Any]:
+    def _action(
+        self, kind: str, resource: dict[str, Any], then: Any = None, resource_type: str = "droplet"
+    ) -> dict[str, Any]:
+        """An action on a droplet (or, with resource_type, another record with an "id" and a "region")."""
         action_id = next(self._ids)
         record = {
             "id": action_id,
             "type": kind,
             "started": time.time(),
-            "droplet": droplet["id"],
-            "region": droplet["region"],
+            "resource_id": resource["id"],
+            "resource_type": resource_type,
+            "region": resource["region"],
             "then": then,
             "done": False,
             "outcome": self.action_outcomes.pop(0) if self.action_outcomes else "completed",
         }
         self.actions[action_id] = record
         return record
+
+    def actions_of(self, resource_type: str, resource_id: int) -> list[dict[str, Any]]:
+        """The actions of one record as the API shows them, newest first; those that are done have taken effect."""
+        found = [
+            self._action_view(action)
+            for action in self.actions.values()
+            if (action["resource_type"], action["resource_id"]) == (resource_type, resource_id)
+        ]
+        return sorted(found, key=lambda action: action["id"], reverse=True)
 
     def _action_view(self, record: dict[str, Any]) -> dict[str, Any]:
         done = record["outcome"] != "stalled" and time.time() >= record["started"] + self.action_seconds
@@ -312,8 +319,8 @@ class Cloud:
             "type": record["type"],
             "started_at": now_iso(record["started"]),
             "completed_at": now_iso(record["started"] + self.action_seconds) if done else None,
-            "resource_id": record["droplet"],
-            "resource_type": "droplet",
+            "resource_id": record["resource_id"],
+            "resource_type": record["resource_type"],
             "region_slug": record["region"],
         }
 
@@ -354,6 +361,7 @@ class Cloud:
             ("DELETE", r"/v2/account/keys/([^/]+)", self.delete_key),
             ("POST", r"/v2/account/keys", self.create_key),
             *self.firewalls.routes(),
+            *self.reserved_ips.routes(),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path.rstrip("/"))
@@ -462,8 +470,7 @@ class Cloud:
     def list_droplet_actions(self, droplet_id: str, query: dict[str, str], body: Any) -> Answer:
         if int(droplet_id) not in self.droplets:
             return error(404, "not_found", "The resource you were accessing could not be found.")
-        found = [self._action_view(a) for a in self.actions.values() if a["droplet"] == int(droplet_id)]
-        found.sort(key=lambda action: action["id"], reverse=True)  # newest first, as DigitalOcean lists them
+        found = self.actions_of("droplet", int(droplet_id))  # newest first, as DigitalOcean lists them
         return 200, {}, {"actions": found, "links": {}, "meta": {"total": len(found)}}
 
     def get_action(self, action_id: str, query: dict[str, str], body: Any) -> Answer:

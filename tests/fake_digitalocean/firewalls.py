@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .answers import Answer, error, now_iso
+from .answers import Answer, error, now_iso, page
 
 if TYPE_CHECKING:
     from .cloud import Cloud
@@ -134,20 +134,7 @@ class Firewalls:
     # -- the API -----------------------------------------------------------
     def list(self, query: dict[str, str], body: Any) -> Answer:
         found = sorted(self.records.values(), key=lambda record: record["created"])
-        per_page = int(query.get("per_page", 20))
-        page = int(query.get("page", 1))
-        chunk = found[(page - 1) * per_page : page * per_page]
-        links: dict[str, Any] = {}
-        if page * per_page < len(found):
-            last = (len(found) + per_page - 1) // per_page
-            links = {
-                "pages": {
-                    "next": f"{self.cloud.base_url}/v2/firewalls?page={page + 1}&per_page={per_page}",
-                    "last": f"{self.cloud.base_url}/v2/firewalls?page={last}&per_page={per_page}",
-                }
-            }
-        firewalls = [self.view(record) for record in chunk]
-        return 200, {}, {"firewalls": firewalls, "links": links, "meta": {"total": len(found)}}
+        return page(found, query, self.cloud.base_url, "firewalls", self.view)
 
     def create(self, query: dict[str, str], body: Any) -> Answer:
         return self._answer(lambda: (202, {}, {"firewall": self.view(self._store(None, body, "waiting"))}))

@@ -123,7 +123,9 @@ def test_keepalived_t_refuses_what_the_role_must_not_write(tmp_path: Path) -> No
         ("floating_address_advert_int", 0.25, "whole seconds unless"),  # with version 2
     ],
 )
-def test_a_wrong_setting_fails_before_any_change_naming_it(tmp_path: Path, variable: str, value: Any, message: str) -> None:
+def test_a_wrong_setting_fails_before_any_change_naming_it(
+    tmp_path: Path, variable: str, value: Any, message: str
+) -> None:
     extra = {"floating_address_vrrp_version": 2} if variable == "floating_address_advert_int" else {}
     result = render_role(
         "floating_address",

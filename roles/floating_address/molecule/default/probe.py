@@ -21,11 +21,14 @@ import time
 import urllib.request
 from typing import Any
 
+# Straight to the address, whatever proxy the environment names.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def probe(url: str, timeout: float) -> str:
     """The name the address answered with, or the error's kind."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - a URL the verify gives
+        with OPENER.open(url, timeout=timeout) as answer:
             return answer.read().decode().strip()
     except Exception as error:
         return f"error: {type(error).__name__}: {getattr(error, 'reason', error)}"

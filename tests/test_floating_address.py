@@ -69,7 +69,7 @@ def test_the_first_balancers_config_names_its_peer_and_passes_keepalived_t(tmp_p
     _, address = this_host()
     assert f"unicast_src_ip {address}" in conf
     assert re.search(r"unicast_peer \{\s*192\.0\.2\.12\s*\}", conf), conf
-    assert "priority 150" in conf  # the group's first host
+    assert "priority 250" in conf  # the group's first host
     assert "advert_int 0.2" in conf and "vrrp_version 3" in conf
     assert f"{VIP}/32 dev {this_host()[0]}" in conf
     assert "nopreempt" not in conf
@@ -93,7 +93,7 @@ def test_settings_reach_the_config_and_keepalived_t_accepts_it(tmp_path: Path) -
     )
     conf = files["keepalived.conf"]
     _, address = this_host()
-    assert "priority 140" in conf  # the second host
+    assert "priority 240" in conf  # the second host
     assert re.search(rf"unicast_peer \{{\s*{re.escape(address)}\s*\}}", conf), conf
     assert "nopreempt" in conf and "virtual_router_id 77" in conf
     assert "vrrp_script" not in conf and "track_script" not in conf

@@ -34,6 +34,16 @@ def probe(url: str, timeout: float) -> str:
         return f"error: {type(error).__name__}: {getattr(error, 'reason', error)}"
 
 
+def outage(probes: list[tuple[float, str]], timeout: float) -> float:
+    """Seconds from the first failed probe's start to the first answer after the last failed one (a probe that
+    timed out counts its whole timeout): how long a client that retries at once saw no answer."""
+    failed = [index for index, (_, answer) in enumerate(probes) if answer.startswith("error: ")]
+    if not failed:
+        return 0.0
+    after = probes[failed[-1] + 1][0] if failed[-1] + 1 < len(probes) else probes[failed[-1]][0] + timeout
+    return round(after - probes[failed[0]][0], 3)
+
+
 def run(options: argparse.Namespace) -> dict[str, Any]:
     probes: list[tuple[float, str]] = []
     start = time.monotonic()
@@ -84,7 +94,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         "failed": len(failed),
         "first_failed_s": failed[0] if failed else None,
         "last_failed_s": failed[-1] if failed else None,
-        "outage_s": round(failed[-1] - failed[0] + options.period, 3) if failed else 0.0,
+        "outage_s": outage(probes, options.timeout),
         "first_answer_from_after_s": first_after,
         "answers": answers,
         "errors": sorted({answer for answer in answers if answer.startswith("error: ")}),

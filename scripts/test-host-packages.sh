@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the tests use on this machine, installed when missing:
 #   nginx, libnginx-mod-http-lua   parse and run the balancer's configs (Lua included)
+#   keepalived                     keepalived -t on the floating_address role's config
 #   prometheus                     promtool, for the rules and the config
 #   apache2-utils                  ab, the load tool of the failover tests
 #   curl, python3-venv             the set-up and the reachability probes
@@ -8,7 +9,7 @@
 # They are installed for their binaries only: no service of theirs starts here.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(nginx libnginx-mod-http-lua prometheus apache2-utils curl ca-certificates python3-venv shellcheck)
+packages=(nginx libnginx-mod-http-lua keepalived prometheus apache2-utils curl ca-certificates python3-venv shellcheck)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

@@ -27,6 +27,7 @@ def test_role_readmes_and_argument_specs_match_defaults() -> None:
         ("prometheus", "prometheus_scrape_interval", "often"),
         ("grafana", "grafana_http_port", "web"),
         ("loadtest", "loadtest_requests", "many"),
+        ("floating_address", "floating_address_router_id", "router"),
     ],
 )
 def test_wrong_variable_fails_before_any_change_naming_it(tmp_path, role: str, variable: str, value: str) -> None:
@@ -114,6 +115,7 @@ def uncast(role: str) -> list[str]:
         "grafana",
         "backend",
         "loadtest",
+        "floating_address",
     ],
 )
 def test_bool_and_int_options_are_cast_where_a_string_from_e_would_break(role: str) -> None:
@@ -213,7 +215,7 @@ def test_role_fails_naming_worker_rlimit_nofile_when_the_host_allows_fewer_open_
 # -- the host probe under --tags ------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["backend", "nginx_sidecar", "balancer", "prometheus"])
+@pytest.mark.parametrize("role", ["backend", "nginx_sidecar", "balancer", "prometheus", "floating_address"])
 def test_the_host_probe_runs_whatever_tags_are_given(role: str) -> None:
     """Every task of the role reads <role>_host; run with --tags X or --skip-tags X, the probe must still run.
     An include tagged always runs, but the tasks it includes keep their own tags: they need `apply`."""

@@ -13,7 +13,6 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
 
 # An MD5 fingerprint as DigitalOcean shows it: 16 colon-separated hex pairs.
 FINGERPRINT_RE = re.compile(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$")
-CREATE_OPTIONS = ("region", "size", "image", "ssh_keys", "tags", "user_data", "monitoring", "ipv6", "vpc_uuid")
 POLL_SECONDS = 2.0
 # Polls of a wait: soon at first (a droplet often has what is waited for within seconds), then
 # further apart, up to POLL_MAX_SECONDS, so that a long wait costs few calls against the rate limit.

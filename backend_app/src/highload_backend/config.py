@@ -75,13 +75,11 @@ def _node_name(value: str, name: str) -> str:
 
 
 def setting(
-    default: Any, read: Reader, help_text: str, *, shown_default: str = "default %(default)s", flag: bool = True
-) -> Any:
-    """A field of Settings: its default, its reader and its help (the variable and the default are added to it).
+    read: Reader, help_text: str, *, shown_default: str = "default %(default)s", flag: bool = True
+) -> dict[str, Any]:
+    """A field's metadata in Settings: its reader and its help (the variable and the default are added to it).
     `flag=False`: from the environment only."""
-    return dataclasses.field(
-        default=default, metadata={"read": read, "help": help_text, "shown_default": shown_default, "flag": flag}
-    )
+    return {"read": read, "help": help_text, "shown_default": shown_default, "flag": flag}
 
 
 def env_name(field: dataclasses.Field[Any]) -> str:
@@ -94,25 +92,36 @@ def flag_name(field: dataclasses.Field[Any]) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    bind: str = setting("127.0.0.1", _text, "app address")
-    port: int = setting(5000, _port, "app port")
-    metrics_bind: str = setting("127.0.0.1", _text, "metrics address")
-    metrics_port: int = setting(8080, _port, "metrics port")
-    node_name: str = setting("", _node_name, "name shown in answers", shown_default="default: host name")
-    workers: int = setting(1, _workers, "worker processes, 0 for one per CPU")
-    # The admin token is read from the environment only: a flag would show in `ps`.
-    admin_token: str = setting("", _text, "admin token", flag=False)
-    state_dir: str = setting(
-        "", _text, "folder for the shared on/off switch and metric files", shown_default="default: a new temp folder"
+    bind: str = dataclasses.field(default="127.0.0.1", metadata=setting(_text, "app address"))
+    port: int = dataclasses.field(default=5000, metadata=setting(_port, "app port"))
+    metrics_bind: str = dataclasses.field(default="127.0.0.1", metadata=setting(_text, "metrics address"))
+    metrics_port: int = dataclasses.field(default=8080, metadata=setting(_port, "metrics port"))
+    node_name: str = dataclasses.field(
+        default="", metadata=setting(_node_name, "name shown in answers", shown_default="default: host name")
     )
-    max_body: int = setting(4096, _positive, "largest request body in bytes")
-    body_timeout: float = setting(5.0, _seconds, "seconds a request may take to send its body; 408 after")
-    max_connections: int = setting(1024, _positive, "open connections per worker; more wait in the listen queue")
-    max_body_readers: int = setting(
-        32,
-        _positive,
-        "requests per worker that may be sending a body at once; more get 503 at once, so slow "
-        "clients never fill --max-connections",
+    workers: int = dataclasses.field(default=1, metadata=setting(_workers, "worker processes, 0 for one per CPU"))
+    # The admin token is read from the environment only: a flag would show in `ps`.
+    admin_token: str = dataclasses.field(default="", metadata=setting(_text, "admin token", flag=False))
+    state_dir: str = dataclasses.field(
+        default="",
+        metadata=setting(
+            _text, "folder for the shared on/off switch and metric files", shown_default="default: a new temp folder"
+        ),
+    )
+    max_body: int = dataclasses.field(default=4096, metadata=setting(_positive, "largest request body in bytes"))
+    body_timeout: float = dataclasses.field(
+        default=5.0, metadata=setting(_seconds, "seconds a request may take to send its body; 408 after")
+    )
+    max_connections: int = dataclasses.field(
+        default=1024, metadata=setting(_positive, "open connections per worker; more wait in the listen queue")
+    )
+    max_body_readers: int = dataclasses.field(
+        default=32,
+        metadata=setting(
+            _positive,
+            "requests per worker that may be sending a body at once; more get 503 at once, so slow "
+            "clients never fill --max-connections",
+        ),
     )
 
     @classmethod

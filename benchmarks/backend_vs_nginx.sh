@@ -5,7 +5,9 @@
 #
 #   benchmarks/backend_vs_nginx.sh [seconds] [connections]
 #
-# Needs: nginx and wrk (Debian packages), highload-backend on PATH (the venv).
+# Needs: nginx, wrk and curl (Debian packages: installed when missing, as root,
+# by scripts/test-host-packages.sh, for their binaries only: no nginx service
+# starts), highload-backend on PATH (the venv).
 set -euo pipefail
 duration="${1:-5}"
 connections="${2:-100}"
@@ -21,12 +23,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wrk (the load generator) and nginx are Debian packages: installed when missing, as root.
-if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null; }
-fi
-for tool in nginx wrk highload-backend; do
+# wrk (the load generator), nginx and curl: installed when missing (as root; otherwise it
+# stops naming them).
+bash "$(dirname "$0")/../scripts/test-host-packages.sh" nginx wrk curl
+for tool in nginx wrk curl highload-backend; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 # PIN=1 (default): server on the last core, load generator on the others, so each

@@ -7,9 +7,12 @@
 #   curl, python3-venv             the set-up and the reachability probes
 #   the shellcheck linter          ansible-test sanity's shellcheck test (skipped without it)
 # They are installed for their binaries only: no service of theirs starts here.
+# With package names as arguments, those instead (benchmarks/backend_vs_nginx.sh:
+# nginx, wrk, curl).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(nginx libnginx-mod-http-lua keepalived prometheus apache2-utils curl ca-certificates python3-venv shellcheck)
+[ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

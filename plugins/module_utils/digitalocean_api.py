@@ -58,7 +58,6 @@ except ImportError:  # pragma: no cover - requests always brings urllib3
 
 CLIENT_LIBRARY = "python-digitalocean"
 TOKEN_ENV_VARS = ("DIGITALOCEAN_ACCESS_TOKEN", "DO_API_TOKEN")
-DEFAULT_END_POINT = "https://api.digitalocean.com/v2/"
 PER_PAGE = 200
 MAX_PAGES = 100  # 20 000 items at 200 a page: more is a paging loop, not an account
 MAX_BACKOFF = 60.0

@@ -13,7 +13,6 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
 
 # An MD5 fingerprint as DigitalOcean shows it: 16 colon-separated hex pairs.
 FINGERPRINT_RE = re.compile(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$")
-CREATE_OPTIONS = ("region", "size", "image", "ssh_keys", "tags", "user_data", "monitoring", "ipv6", "vpc_uuid")
 
 
 def ssh_key_references(keys: List[Any]) -> List[Any]:

@@ -201,6 +201,15 @@ def test_no_token_fails_naming_where_it_is_looked_for(fake: FakeDigitalOcean, tm
     assert fake.cloud.calls.log == []
 
 
+def test_a_blank_token_variable_falls_through_to_the_next_one(fake: FakeDigitalOcean, tmp_path: Path) -> None:
+    # DIGITALOCEAN_ACCESS_TOKEN exported but empty, DO_API_TOKEN holding the token: the inventory plugin and
+    # provision.yml's check take DO_API_TOKEN, so the modules must too.
+    proc, results = run_tasks(
+        [droplet_task("backend-1")], tmp_path, {**env_for(fake, token=None), "DO_API_TOKEN": TOKEN}
+    )
+    assert results and results[0]["changed"] is True, proc.stdout + proc.stderr
+
+
 def test_duplicate_names_and_foreign_droplets_are_left_alone(fake: FakeDigitalOcean, tmp_path: Path) -> None:
     first = fake.cloud.add_droplet("web", ["highload"])
     second = fake.cloud.add_droplet("web", ["highload"])

@@ -265,6 +265,32 @@ def test_an_unassigned_reserved_ip_of_the_region_is_named_as_billed_when_the_clu
     assert len(fake.cloud.reserved_ips.records) == 2, "the loose one is not adopted: it may be anyone's"
 
 
+def test_a_droplet_without_the_tag_gets_one_reserved_ip_and_a_rerun_finds_it_there(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    # A balancer that lacks the cluster's tag (an inventory or tag mistake) must not get a new billed IP per run.
+    untagged = fake.cloud.add_droplet("balancer-1", ["highload"])
+    proc, results = run_tasks([cluster_ip(untagged), cluster_ip(untagged)], tmp_path, env_for(fake))
+    assert [r.get("changed") for r in results] == [True, False], proc.stdout
+    assert creates(fake) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"droplet_tag": TAG, "state": "unassigned"}, "address"),  # once unassigned, no droplet tells it apart
+        ({"droplet_id": 1}, "droplet_tag"),  # after a failover it is on another droplet: a second one would be made
+    ],
+    ids=["unassigned-by-tag", "present-by-droplet-id-alone"],
+)
+def test_a_lookup_that_cannot_find_the_ip_again_is_refused_before_any_request(
+    fake: FakeDigitalOcean, tmp_path: Path, balancers: tuple[int, int], options: dict[str, Any], named: str
+) -> None:
+    failed, output = one(fake, tmp_path, {"name": "reserved ip", "highload.cluster.reserved_ip": options})
+    assert failed.get("failed") and named in failed["msg"], output
+    assert fake.cloud.calls.log == []
+
+
 def test_the_token_never_shows_even_verbose_and_on_failures(
     fake: FakeDigitalOcean, tmp_path: Path, balancers: tuple[int, int]
 ) -> None:
@@ -275,7 +301,7 @@ def test_the_token_never_shows_even_verbose_and_on_failures(
             cluster_ip(first, api_token=TOKEN, api_retries=0),
             cluster_ip(first, api_token=TOKEN),
             by_address("192.0.2.250", droplet_id=first),
-            {"name": "no such droplet", "highload.cluster.reserved_ip": {"droplet_id": 404404}},
+            {"name": "no such droplet", "highload.cluster.reserved_ip": {"droplet_id": 404404, "droplet_tag": TAG}},
         ],
         tmp_path,
         env_for(fake),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Dict, NoReturn, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -14,8 +15,8 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
     DigitalOceanClient,
     DigitalOceanError,
     WaitTimeout,
-    clean_token,
     mask_token,
+    resolve_token,
 )
 
 
@@ -43,7 +44,9 @@ def client_for(module: AnsibleModule, deadline: Optional[Deadline] = None) -> Di
     if not HAS_CLIENT:
         module.fail_json(msg=missing_required_lib(CLIENT_LIBRARY), exception=CLIENT_IMPORT_ERROR)
     try:
-        token = clean_token(module.params["api_token"] or "")
+        # env_fallback takes the first variable that is set, blank or not: a blank one (or a blank api_token)
+        # falls through to the next variable, as the inventory plugin and provision.yml's check read them.
+        token = resolve_token(module.params["api_token"], os.environ)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     # A token from the environment, and the token as cleaned, are masked in output like the no_log option is.

@@ -130,10 +130,12 @@ class DigitalOceanTask:
                     "%ss match %s after a create without a clear answer" % (self.kind, what),
                     "delete the extra ones",
                 )
-                self.module.warn(
-                    "%s: the create request failed without a clear answer (%s), but DigitalOcean made it (%s %s): "
-                    "adopted, no second one created" % (what, failure, self.id_key, (adopted or {}).get(self.id_key))
-                )
+                if failure.ambiguous:  # not for an answer that says it exists already (adopt_when)
+                    self.module.warn(
+                        "%s: the create request failed without a clear answer (%s), but DigitalOcean made it (%s %s): "
+                        "adopted, no second one created"
+                        % (what, failure, self.id_key, (adopted or {}).get(self.id_key))
+                    )
                 return adopted or {}
             if attempt + 1 < lookups and self.deadline.remaining() > POLL_SECONDS:
                 self.deadline.sleep(POLL_SECONDS)

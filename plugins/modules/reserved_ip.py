@@ -40,7 +40,10 @@ options:
     description:
       - The droplet the reserved IP is assigned to. A new reserved IP is created assigned to it (in its region).
       - With O(state=present), a reserved IP found elsewhere is moved to it, unless O(reassign=false).
-      - Without O(address) and O(droplet_tag), the reserved IP is found as the one assigned to this droplet.
+      - A reserved IP assigned to this droplet counts as the cluster's too (one created there is found again even
+        when the droplet lacks O(droplet_tag)). Without O(address) and O(droplet_tag), only O(state=absent)
+        finds it by this droplet alone; O(state=present) needs O(droplet_tag) or O(address), since a failover
+        moves the reserved IP to another droplet and a second one would be created.
     type: int
   droplet_tag:
     description:
@@ -64,7 +67,7 @@ options:
     description:
       - V(present) the reserved IP exists (created when none is found), assigned to O(droplet_id) when given.
       - V(unassigned) it exists and is assigned to no droplet (it stays reserved, and billed); it must already
-        exist.
+        exist, and O(address) names it (once unassigned, no droplet tells it apart).
       - V(absent) it does not exist (deleted).
     type: str
     choices: [present, absent, unassigned]
@@ -197,9 +200,10 @@ class ReservedIpTask(DigitalOceanTask):
         droplet = record.get("droplet") or {}
         if self.params["region"] and (record.get("region") or {}).get("slug") != self.params["region"]:
             return False
-        if self.params["droplet_tag"]:
-            return self.params["droplet_tag"] in (droplet.get("tags") or [])
-        return droplet.get("id") is not None and droplet.get("id") == self.params["droplet_id"]
+        on_droplet = droplet.get("id") is not None and droplet.get("id") == self.params["droplet_id"]
+        # On droplet_id counts too: one created there is found again even when that droplet lacks the tag.
+        tag = self.params["droplet_tag"]
+        return on_droplet or (bool(tag) and tag in (droplet.get("tags") or []))
 
     def holders(self) -> str:
         """The droplets that identify the reserved IP, in words."""
@@ -337,6 +341,15 @@ def main() -> None:
         mutually_exclusive=[("address", "droplet_tag")],
     )
     params = module.params
+    # Found by a droplet alone, the reserved IP is lost to the lookup once a failover moves it, and an
+    # unassigned one is on no droplet at all: a present that may create, or an unassign, needs more.
+    if params["state"] == "unassigned" and not params["address"]:
+        module.fail_json(msg="state=unassigned needs address: an unassigned reserved IP is on no droplet to find it by")
+    if params["state"] == "present" and not params["address"] and not params["droplet_tag"]:
+        module.fail_json(
+            msg="state=present needs droplet_tag (or address): found by droplet_id alone, a reserved IP that a "
+            "failover moved to another droplet is not found, and a second one would be created"
+        )
     if params["state"] == "present" and not params["address"] and params["droplet_id"] is None:
         module.fail_json(msg="droplet_id is required to create a reserved IP: it is created assigned to that droplet")
     client = client_for(module, Deadline(float(params["wait_timeout"])))

@@ -52,6 +52,8 @@ def free_port_on_all(addresses: list[str]) -> int:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
+        if "443" in str(port):  # gixy-ng reads any listen port with 443 in it as HTTPS (its HSTS check)
+            continue
         sockets = []
         try:
             for address in addresses:

@@ -21,9 +21,13 @@ from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text i
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port on loopback, without 443 in it: gixy-ng reads such a listen port as HTTPS (its HSTS check)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if "443" not in str(port):
+            return port
 
 
 def sample_key(name: str, labels: dict[str, str]) -> str:

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: host_state
-short_description: Read in one call the files, units, packages and users a role manages on a host
+short_description: Read in one call what a role cannot learn from its own tasks on a host
 version_added: 0.2.0
 description:
-  - Reads, and never changes, what a role would otherwise ask about one task at a time (a C(stat), a
-    C(dpkg-query), a C(systemctl) call per item). For each path its SHA-1, mode, owner and group; for each
-    systemd unit whether it is loaded, active and enabled; for each Debian package whether it is installed
-    and its version; for each user whether it exists. Also the hard open-file limit of PID 1, the CPUs
-    this process may run on, the Python version and the machine type (what a wheel set is built for).
-  - A role reads it once per host and runs a write task only when the host differs from what the task
-    would write (see the test plugins P(highload.cluster.file_like#test) and P(highload.cluster.unit_running#test)),
-    so a run that has nothing to change opens no connection per file, unit or package.
+  - Reads, and never changes, in one module call what a role would otherwise ask about one task at a time (a
+    C(stat), a C(dpkg-query), a C(systemctl) call per item), for each path its SHA-1; for each systemd unit
+    whether it is loaded, active and enabled; for each Debian package whether it is installed and its
+    version. Also the hard open-file limit of PID 1, the CPUs this process may run on, the Python version
+    and the machine type (what a wheel set is built for).
+  - The roles write their files with plain C(template) and C(file) tasks, which compare by themselves; they
+    read this only for what saves a run time (an C(apt) task that runs only when a package is missing, an
+    install that runs only when a recorded wheel set differs) or what no task reports (the open-file limit,
+    the CPUs, whether another engine's unit exists).
 options:
   files:
-    description: Paths to read (files or directories; a symlink is followed).
+    description: Paths to read (files or directories; a symlink is followed), each for whether it exists and its SHA-1.
     type: list
     elements: str
     default: []
@@ -29,11 +30,6 @@ options:
     default: []
   packages:
     description: Debian packages, as C(dpkg-query) names them.
-    type: list
-    elements: str
-    default: []
-  users:
-    description: User names.
     type: list
     elements: str
     default: []
@@ -58,21 +54,16 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Read what the sidecar role manages on this host
+- name: Read whether nginx is installed
   highload.cluster.host_state:
-    files: [/etc/nginx/nginx.conf, /etc/systemd/system/nginx.service.d]
-    units: [nginx]
     packages: [nginx]
   register: nginx_sidecar_host
 
-- name: Write nginx.conf only when the host's differs
-  ansible.builtin.template:
-    src: nginx.conf.j2
-    dest: /etc/nginx/nginx.conf
-    mode: "0644"
-  when: >-
-    nginx_sidecar_host.files['/etc/nginx/nginx.conf']
-    is not highload.cluster.file_like(lookup('ansible.builtin.template', 'nginx.conf.j2'), mode='0644')
+- name: Install nginx only when it is missing (apt opens its package cache, and may fetch an index)
+  ansible.builtin.apt:
+    name: nginx
+    update_cache: true
+  when: not nginx_sidecar_host.packages.nginx.installed
 """
 
 RETURN = r"""
@@ -85,9 +76,6 @@ files:
       exists: true
       directory: false
       sha1: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
-      mode: "0644"
-      owner: root
-      group: root
 units:
   description: Per unit asked for (by the name given). C(exists) false for a unit systemd does not know.
   returned: always
@@ -100,11 +88,6 @@ packages:
   type: dict
   sample:
     nginx: {installed: true, version: 1.22.1-9}
-users:
-  description: Per user asked for, whether it exists.
-  returned: always
-  type: dict
-  sample: {highload: true}
 init_nofile:
   description: The hard open-file limit of PID 1 (the most systemd can give a service), or V(unlimited).
   returned: always
@@ -132,11 +115,9 @@ architecture:
   sample: x86_64
 """
 
-import grp
 import hashlib
 import os
 import platform
-import pwd
 import re
 import stat
 import sys
@@ -146,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 def file_state(path: str) -> Dict[str, Any]:
-    """The file's or directory's SHA-1 (files only), mode, owner and group; exists false when missing."""
+    """Whether the path exists, whether it is a directory and (files only) its SHA-1; exists false when missing."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -159,22 +140,7 @@ def file_state(path: str) -> Dict[str, Any]:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 sha1.update(chunk)
         digest = sha1.hexdigest()
-    try:
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        owner = str(info.st_uid)
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = str(info.st_gid)
-    return {
-        "exists": True,
-        "directory": directory,
-        "sha1": digest,
-        "mode": "%04o" % stat.S_IMODE(info.st_mode),
-        "owner": owner,
-        "group": group,
-    }
+    return {"exists": True, "directory": directory, "sha1": digest}
 
 
 def unit_states(module: AnsibleModule, units: List[str]) -> Dict[str, Dict[str, bool]]:
@@ -223,14 +189,6 @@ def package_states(module: AnsibleModule, packages: List[str]) -> Dict[str, Dict
     return result
 
 
-def user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 def init_nofile() -> str:
     """The hard 'Max open files' of PID 1, as /proc/1/limits says it."""
     try:
@@ -276,7 +234,6 @@ def main() -> None:
             "files": {"type": "list", "elements": "str", "default": []},
             "units": {"type": "list", "elements": "str", "default": []},
             "packages": {"type": "list", "elements": "str", "default": []},
-            "users": {"type": "list", "elements": "str", "default": []},
             "default_ipv4": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -288,7 +245,6 @@ def main() -> None:
         files={path: file_state(path) for path in params["files"]},
         units=unit_states(module, params["units"]),
         packages=package_states(module, params["packages"]),
-        users={name: user_exists(name) for name in params["users"]},
         init_nofile=init_nofile(),
         cpus=cpus(),
         python={"major": sys.version_info[0], "minor": sys.version_info[1], "micro": sys.version_info[2]},

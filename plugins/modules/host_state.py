@@ -8,18 +8,18 @@ module: host_state
 short_description: Read in one call what a role cannot learn from its own tasks on a host
 version_added: 0.2.0
 description:
-  - Reads, and never changes, in one module call what a role would otherwise ask about one task at a time (a
-    C(stat), a C(dpkg-query), a C(systemctl) call per item), for each path its SHA-1; for each systemd unit
-    whether it is loaded, active and enabled; for each Debian package whether it is installed and its
-    version. Also the hard open-file limit of PID 1, the CPUs this process may run on, the Python version
-    and the machine type (what a wheel set is built for).
-  - The roles write their files with plain C(template) and C(file) tasks, which compare by themselves; they
-    read this only for what saves a run time (an C(apt) task that runs only when a package is missing, an
-    install that runs only when a recorded wheel set differs) or what no task reports (the open-file limit,
-    the CPUs, whether another engine's unit exists).
+  - Reads, and never changes, in one module call what a role would otherwise ask about one task at a time
+    (a C(stat), a C(dpkg-query), a C(systemctl) call per item), for each path its SHA-1, mode, owner and
+    group; for each systemd unit whether it is loaded, active and enabled; for each Debian package whether
+    it is installed and its version. Also the hard open-file limit of PID 1, the CPUs this process may run
+    on, the Python version and the machine type (what a wheel set is built for).
+  - The action M(highload.cluster.files) reads a role's files with it, in one call, before it writes what
+    differs. The roles read it themselves only for what saves a run time (an C(apt) task that runs only when
+    a package is missing, an install that runs only when a recorded wheel set differs) or what no task
+    reports (the open-file limit, the CPUs, whether another engine's unit exists).
 options:
   files:
-    description: Paths to read (files or directories; a symlink is followed), each for whether it exists and its SHA-1.
+    description: Paths to read (files or directories; a symlink is followed), each for its SHA-1, mode, owner and group.
     type: list
     elements: str
     default: []
@@ -76,6 +76,9 @@ files:
       exists: true
       directory: false
       sha1: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
+      mode: "0644"
+      owner: root
+      group: root
 units:
   description: Per unit asked for (by the name given). C(exists) false for a unit systemd does not know.
   returned: always
@@ -115,9 +118,11 @@ architecture:
   sample: x86_64
 """
 
+import grp
 import hashlib
 import os
 import platform
+import pwd
 import re
 import stat
 import sys
@@ -127,7 +132,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 def file_state(path: str) -> Dict[str, Any]:
-    """Whether the path exists, whether it is a directory and (files only) its SHA-1; exists false when missing."""
+    """The file's or directory's SHA-1 (files only), mode, owner and group; exists false when missing."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -140,7 +145,22 @@ def file_state(path: str) -> Dict[str, Any]:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 sha1.update(chunk)
         digest = sha1.hexdigest()
-    return {"exists": True, "directory": directory, "sha1": digest}
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return {
+        "exists": True,
+        "directory": directory,
+        "sha1": digest,
+        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+        "owner": owner,
+        "group": group,
+    }
 
 
 def unit_states(module: AnsibleModule, units: List[str]) -> Dict[str, Dict[str, bool]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,10 @@ def probe(tmp_path: Path, **options: Any) -> dict[str, Any]:
 def test_host_state_reads_files_packages_units_and_limits_as_they_are_and_reports_no_change(tmp_path: Path) -> None:
     present = tmp_path / "present.conf"
     present.write_text("hello\n")
+    present.chmod(0o640)
     folder = tmp_path / "folder"
     folder.mkdir()
+    folder.chmod(0o750)
     result = probe(
         tmp_path,
         files=[str(present), str(folder), str(tmp_path / "missing")],
@@ -59,9 +62,11 @@ def test_host_state_reads_files_packages_units_and_limits_as_they_are_and_report
         units=["no-such-unit-here"],
     )
     assert result["changed"] is False
+    me = pwd.getpwuid(os.stat(present).st_uid).pw_name
     entry = result["files"][str(present)]
-    assert entry == {"exists": True, "directory": False, "sha1": hashlib.sha1(b"hello\n").hexdigest()}
-    assert result["files"][str(folder)] == {"exists": True, "directory": True, "sha1": None}
+    assert entry["sha1"] == hashlib.sha1(b"hello\n").hexdigest()
+    assert entry["mode"] == "0640" and entry["directory"] is False and entry["owner"] == me
+    assert result["files"][str(folder)]["directory"] is True and result["files"][str(folder)]["mode"] == "0750"
     assert result["files"][str(tmp_path / "missing")] == {"exists": False}
     assert result["packages"]["no-such-package-here"] == {"installed": False, "version": None}
     assert result["units"]["no-such-unit-here"]["exists"] is False

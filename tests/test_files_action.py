@@ -20,7 +20,8 @@ from ansible_collections.highload.cluster.plugins.action.files import checked_it
 
 
 def play(tmp_path: Path, files: list[dict[str, Any]], *args: str, expect_failure: bool = False) -> str:
-    """One highload.cluster.files task on localhost, with a handler that says it ran."""
+    """One highload.cluster.files task on localhost, with a handler that says it ran; the host's temporary
+    folders in tmp_path/remote."""
     book = tmp_path / "play.yml"
     book.write_text(
         json.dumps(
@@ -44,7 +45,8 @@ def play(tmp_path: Path, files: list[dict[str, Any]], *args: str, expect_failure
             ]
         )
     )
-    result = run("ansible-playbook", "-i", "localhost,", str(book), *args, env={"ANSIBLE_NOCOLOR": "1"})
+    env = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_REMOTE_TMP": str(tmp_path / "remote")}
+    result = run("ansible-playbook", "-i", "localhost,", str(book), *args, env=env)
     assert (result.returncode != 0) == expect_failure, result.stdout + result.stderr
     return result.stdout
 
@@ -66,8 +68,11 @@ def test_files_writes_what_differs_and_nothing_when_the_host_matches(tmp_path: P
     assert written(first) == [str(folder), str(conf)] and "the handler ran" in first
     assert conf.read_text() == "port=1\n" and oct(conf.stat().st_mode & 0o777) == "0o640"
     assert oct(folder.stat().st_mode & 0o777) == "0o750"
-    again = play(tmp_path, files)
+    again = play(tmp_path, files, "-vvv")
     assert written(again) == [] and "changed=0" in again and "the handler ran" not in again
+    # One call on the host (host_state's look, piped in): no temporary folder, no stat or file module per item.
+    task = again.split("TASK [The files]", 1)[1].split("\nTASK [", 1)[0]
+    assert len(re.findall(r"^<localhost> EXEC ", task, re.MULTILINE)) == 1, task
     conf.chmod(0o644)  # a mode changed by hand: only that file is written again
     repaired = play(tmp_path, files)
     assert written(repaired) == [str(conf)] and oct(conf.stat().st_mode & 0o777) == "0o640"
@@ -88,6 +93,7 @@ def test_files_validates_a_file_before_it_replaces_the_live_one(tmp_path: Path) 
     failed = play(tmp_path, [item], expect_failure=True)
     assert "failed to validate" in failed and "the handler ran" not in failed
     assert conf.read_text() == "port=1\n"
+    assert not list((tmp_path / "remote").glob("ansible-tmp-*")), "the copy's temporary folder is removed"
 
 
 def test_octal_mode_reads_strings_and_the_integer_yaml_makes_of_0644() -> None:

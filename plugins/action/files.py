@@ -60,13 +60,16 @@ def differs(item: Dict[str, Any], found: Dict[str, Any]) -> bool:
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # No temporary folder on the host up front (three more calls on a run that writes nothing): the copy
+    # action makes its own when a file is written, and run() removes it.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("files",))
 
     def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
+        ours = self._connection._shell.tmpdir is None  # a temporary folder made from here on is this task's
         try:
             items = checked_items(self._task.args.get("files"))
             look = self._execute_module(
@@ -92,7 +95,9 @@ class ActionModule(ActionBase):
             if diffs:
                 result["diff"] = diffs
         finally:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
+            # The copy action leaves its temporary folder behind when a file fails to validate.
+            if ours and self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir, force=True)
         return result
 
     def _write(self, item: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:

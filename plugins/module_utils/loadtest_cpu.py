@@ -10,7 +10,6 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.highload.cluster.plugins.module_utils.ab_output import client_cpu_seconds
 
 TIERS = ("balancer", "sidecar", "app")
-BACKEND_TIERS = ("sidecar", "app")
 TCP_OPENS = "tcp_active_opens"
 
 

@@ -60,7 +60,7 @@ options:
         description: Where the traffic may come from; at least one of the lists.
         type: dict
         required: true
-        suboptions:
+        suboptions: &firewall_rule_ends
           addresses:
             description: IPv4 or IPv6 addresses and networks (V(10.110.0.5), V(0.0.0.0/0), V(::/0)).
             type: list
@@ -107,32 +107,7 @@ options:
         description: Where the traffic may go; at least one of the lists.
         type: dict
         required: true
-        suboptions:
-          addresses:
-            description: IPv4 or IPv6 addresses and networks.
-            type: list
-            elements: str
-            default: []
-          droplet_ids:
-            description: Droplets (their ids).
-            type: list
-            elements: int
-            default: []
-          tags:
-            description: Droplets that carry these tags.
-            type: list
-            elements: str
-            default: []
-          load_balancer_uids:
-            description: Load balancers (their ids).
-            type: list
-            elements: str
-            default: []
-          kubernetes_ids:
-            description: Kubernetes clusters (their ids).
-            type: list
-            elements: str
-            default: []
+        suboptions: *firewall_rule_ends
   droplet_ids:
     description: Droplets the firewall applies to.
     type: list

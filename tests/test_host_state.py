@@ -1,5 +1,6 @@
 """highload.cluster.host_state, run for real on localhost: the probe reads temp files, packages, units and limits
-as they are, changes nothing, and sets the same address fact as the setup module."""
+as they are, changes nothing, and sets the same address fact as the setup module; and the test unit_running, which
+reads one of its units."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from project import run
+from project import TOP, run
+
+sys.path.insert(0, str(TOP / ".collections"))
+from ansible_collections.highload.cluster.plugins.test.unit_running import unit_running
 
 
 def playbook(tmp_path: Path, tasks: list[dict[str, Any]], *args: str) -> str:
@@ -82,6 +86,26 @@ def test_host_state_reports_an_installed_package_with_its_version(tmp_path: Path
     result = probe(tmp_path, packages=["dpkg"])
     assert result["packages"]["dpkg"]["installed"] is True
     assert result["packages"]["dpkg"]["version"]
+
+
+def test_unit_running_wants_active_and_enabled_unless_told_otherwise() -> None:
+    assert unit_running({"exists": True, "active": True, "enabled": True})
+    assert not unit_running({"exists": True, "active": True, "enabled": False})
+    assert unit_running({"exists": True, "active": True, "enabled": False}, enabled=False)
+    assert not unit_running({"exists": True, "active": False, "enabled": True})
+    assert not unit_running({"exists": False, "active": False, "enabled": False})
+
+
+def test_unit_running_answers_by_its_full_name_in_a_playbook(tmp_path: Path) -> None:
+    running = {"exists": True, "active": True, "enabled": True}
+    stopped = {**running, "active": False}
+    checks = [
+        f"{running} is highload.cluster.unit_running",
+        f"{stopped} is not highload.cluster.unit_running",
+        f"{stopped | {'enabled': False}} is not highload.cluster.unit_running(enabled=false)",
+    ]
+    output = playbook(tmp_path, [{"ansible.builtin.assert": {"that": checks, "quiet": True}}])
+    assert "ok: [localhost]" in output
 
 
 def test_host_state_sets_the_same_default_ipv4_address_fact_as_the_setup_modules_network_subset(tmp_path: Path) -> None:

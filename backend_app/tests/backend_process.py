@@ -112,7 +112,8 @@ def start_backend(
             if requests.get(backend.url + "/api/status", timeout=1).ok:
                 requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).raise_for_status()
                 return backend
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or listening and not answering yet (a GET: asked again).
             pass
         if proc.poll() is not None:
             break

@@ -1,10 +1,10 @@
-#!/usr/bin/python3
 """Move a DigitalOcean reserved IP to this droplet: keepalived's notify_master on a balancer that became MASTER.
 
-    highload-reserved-ip-assign --address 192.0.2.100 [--syslog]
+    /usr/bin/python3 /usr/local/sbin/highload-reserved-ip-assign --address 192.0.2.100 [--syslog]
 
-Installed by the role highload.cluster.floating_address as /usr/local/sbin/highload-reserved-ip-assign; Python's
-standard library only. What it does, once per call:
+Installed by the role highload.cluster.floating_address as /usr/local/sbin/highload-reserved-ip-assign (run by
+the interpreter named, so keepalived's script security checks a root-owned interpreter and the file needs no
+shebang); Python's standard library only. What it does, once per call:
 
 1. This droplet's id from the metadata service (GET http://169.254.169.254/metadata/v1/id), or --droplet-id.
 2. Look: GET /v2/reserved_ips/ADDRESS. Already assigned to this droplet and not locked: success, nothing sent.
@@ -302,7 +302,7 @@ def exclusive(path: str, deadline: Deadline) -> Iterator[None]:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--address", required=True, help="the reserved IP")
     parser.add_argument("--token-file", default=TOKEN_FILE)
     parser.add_argument("--api", default=API, help="the API's base URL (default %(default)s)")

@@ -1,12 +1,13 @@
-"""highload.cluster.host_state and its tests file_like and unit_running, run for real on localhost: the probe
-reads temp files as they are, and a template task gated by file_like runs (and in check mode reports the
-change) only when the file differs from what it would write."""
+"""highload.cluster.host_state, run for real on localhost: the probe reads temp files, packages, units and limits
+as they are, changes nothing, and sets the same address fact as the setup module; and the test unit_running, which
+reads one of its units."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import pwd
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ import pytest
 from project import TOP, run
 
 sys.path.insert(0, str(TOP / ".collections"))
-from ansible_collections.highload.cluster.plugins.test.file_like import file_like
 from ansible_collections.highload.cluster.plugins.test.unit_running import unit_running
 
 
@@ -52,29 +52,26 @@ def probe(tmp_path: Path, **options: Any) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-def test_host_state_reads_files_users_packages_and_limits_as_they_are_and_reports_no_change(tmp_path: Path) -> None:
+def test_host_state_reads_files_packages_units_and_limits_as_they_are_and_reports_no_change(tmp_path: Path) -> None:
     present = tmp_path / "present.conf"
     present.write_text("hello\n")
     present.chmod(0o640)
     folder = tmp_path / "folder"
-    folder.mkdir(mode=0o750)
+    folder.mkdir()
     folder.chmod(0o750)
     result = probe(
         tmp_path,
         files=[str(present), str(folder), str(tmp_path / "missing")],
-        users=["root", "no-such-user-here"],
         packages=["no-such-package-here"],
         units=["no-such-unit-here"],
     )
     assert result["changed"] is False
-    me = os.stat(present)
+    me = pwd.getpwuid(os.stat(present).st_uid).pw_name
     entry = result["files"][str(present)]
     assert entry["sha1"] == hashlib.sha1(b"hello\n").hexdigest()
-    assert entry["mode"] == "0640" and entry["directory"] is False
-    assert entry["owner"] == __import__("pwd").getpwuid(me.st_uid).pw_name
+    assert entry["mode"] == "0640" and entry["directory"] is False and entry["owner"] == me
     assert result["files"][str(folder)]["directory"] is True and result["files"][str(folder)]["mode"] == "0750"
     assert result["files"][str(tmp_path / "missing")] == {"exists": False}
-    assert result["users"] == {"root": True, "no-such-user-here": False}
     assert result["packages"]["no-such-package-here"] == {"installed": False, "version": None}
     assert result["units"]["no-such-unit-here"]["exists"] is False
     limits = Path("/proc/1/limits").read_text()
@@ -91,19 +88,6 @@ def test_host_state_reports_an_installed_package_with_its_version(tmp_path: Path
     assert result["packages"]["dpkg"]["version"]
 
 
-def test_file_like_compares_content_mode_owner_and_kind() -> None:
-    entry = {"exists": True, "directory": False, "sha1": hashlib.sha1(b"x\n").hexdigest(), "mode": "0644"}
-    entry.update(owner="root", group="root")
-    assert file_like(entry, "x\n", mode="0644", owner="root", group="root")
-    assert not file_like(entry, "y\n", mode="0644")
-    assert not file_like(entry, "x\n", mode="0600")
-    assert not file_like(entry, "x\n", owner="nobody")
-    assert not file_like(entry, "x\n", group="adm")
-    assert not file_like(entry, directory=True)
-    assert not file_like({"exists": False}, "x\n")
-    assert file_like({"exists": True, "directory": True, "sha1": None, "mode": "0755"}, mode="0755", directory=True)
-
-
 def test_unit_running_wants_active_and_enabled_unless_told_otherwise() -> None:
     assert unit_running({"exists": True, "active": True, "enabled": True})
     assert not unit_running({"exists": True, "active": True, "enabled": False})
@@ -112,49 +96,16 @@ def test_unit_running_wants_active_and_enabled_unless_told_otherwise() -> None:
     assert not unit_running({"exists": False, "active": False, "enabled": False})
 
 
-def test_unit_running_and_file_like_answer_by_their_full_names_in_a_playbook(tmp_path: Path) -> None:
+def test_unit_running_answers_by_its_full_name_in_a_playbook(tmp_path: Path) -> None:
     running = {"exists": True, "active": True, "enabled": True}
     stopped = {**running, "active": False}
     checks = [
         f"{running} is highload.cluster.unit_running",
         f"{stopped} is not highload.cluster.unit_running",
         f"{stopped | {'enabled': False}} is not highload.cluster.unit_running(enabled=false)",
-        "{'exists': False} is not highload.cluster.file_like",
     ]
     output = playbook(tmp_path, [{"ansible.builtin.assert": {"that": checks, "quiet": True}}])
     assert "ok: [localhost]" in output
-
-
-def gated_template(tmp_path: Path, dest: Path) -> list[dict[str, Any]]:
-    (tmp_path / "conf.j2").write_text("value={{ value }}\n")
-    return [
-        {"highload.cluster.host_state": {"files": [str(dest)]}, "register": "state", "check_mode": False},
-        {
-            "name": "Gated write",
-            "ansible.builtin.template": {"src": str(tmp_path / "conf.j2"), "dest": str(dest), "mode": "0644"},
-            "when": (
-                f"state.files['{dest}'] is not highload.cluster.file_like("
-                f"lookup('ansible.builtin.template', '{tmp_path / 'conf.j2'}'), mode='0644')"
-            ),
-        },
-    ]
-
-
-def test_a_gated_template_runs_only_when_the_file_differs_and_check_mode_reports_the_drift(tmp_path: Path) -> None:
-    dest = tmp_path / "out.conf"
-    tasks = gated_template(tmp_path, dest)
-    first = playbook(tmp_path, tasks, "-e", "value=1")
-    assert "changed: [localhost]" in first and dest.read_text() == "value=1\n"
-    again = playbook(tmp_path, tasks, "-e", "value=1")
-    assert "skipping: [localhost]" in again and "changed=0" in again
-    # Drift: another value (as a port change), and a mode changed by hand.
-    checked = playbook(tmp_path, tasks, "-e", "value=2", "--check")
-    assert "changed: [localhost]" in checked and dest.read_text() == "value=1\n"
-    dest.chmod(0o600)
-    by_hand = playbook(tmp_path, tasks, "-e", "value=1", "--check")
-    assert "changed: [localhost]" in by_hand
-    fixed = playbook(tmp_path, tasks, "-e", "value=1")
-    assert "changed: [localhost]" in fixed and oct(dest.stat().st_mode & 0o777) == "0o644"
 
 
 def test_host_state_sets_the_same_default_ipv4_address_fact_as_the_setup_modules_network_subset(tmp_path: Path) -> None:

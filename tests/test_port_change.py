@@ -183,6 +183,44 @@ def test_rolling_update_of_backends_already_on_the_version_says_so_and_drains_no
     assert sorted(set(dummy_through_the_balancer(10))) == BACKENDS
 
 
+def test_pending_names_a_differing_setting_and_writes_and_restarts_nothing(cluster: Path, tmp_path: Path) -> None:
+    """The backend role's pending.yml asks the role's own configure and run tasks, in check mode, what a run
+    would change: another setting shows as pending, and nothing is written or restarted, not even by the
+    handlers those tasks notify (in a play that is not under --check, where handlers run for real)."""
+    pids, settings = main_pids("highload-backend", BACKENDS), backend_settings()
+    look = tmp_path / "pending.yml"
+    look.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "backends",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "ansible.builtin.include_role": {
+                                "name": "highload.cluster.backend",
+                                "tasks_from": "pending.yml",
+                            }
+                        },
+                        {"ansible.builtin.debug": {"msg": "pending: {{ backend_pending | join(', ') }}"}},
+                    ],
+                }
+            ]
+        )
+    )
+    result = run(
+        "ansible-playbook", "-i", str(cluster), str(look), "-e", "backend_max_body=8192", env={"ANSIBLE_NOCOLOR": "1"}
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    assert result.stdout.count("pending: would write /etc/highload-backend/env") == len(BACKENDS), result.stdout[-6000:]
+    assert main_pids("highload-backend", BACKENDS) == pids
+    assert backend_settings() == settings
+
+
+def backend_settings() -> list[str]:
+    return [docker("exec", f"{PREFIX}-{host}", "cat", "/etc/highload-backend/env") for host in BACKENDS]
+
+
 def balancer_config() -> str:
     return docker("exec", f"{PREFIX}-balancer-1", "cat", "/etc/nginx/nginx.conf")
 

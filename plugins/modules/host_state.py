@@ -5,20 +5,21 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: host_state
-short_description: Read in one call the files, units, packages and users a role manages on a host
+short_description: Read in one call what a role cannot learn from its own tasks on a host
 version_added: 0.2.0
 description:
-  - Reads, and never changes, what a role would otherwise ask about one task at a time (a C(stat), a
-    C(dpkg-query), a C(systemctl) call per item). For each path its SHA-1, mode, owner and group; for each
-    systemd unit whether it is loaded, active and enabled; for each Debian package whether it is installed
-    and its version; for each user whether it exists. Also the hard open-file limit of PID 1, the CPUs
-    this process may run on, the Python version and the machine type (what a wheel set is built for).
-  - A role reads it once per host and runs a write task only when the host differs from what the task
-    would write (see the test plugins P(highload.cluster.file_like#test) and P(highload.cluster.unit_running#test)),
-    so a run that has nothing to change opens no connection per file, unit or package.
+  - Reads, and never changes, in one module call what a role would otherwise ask about one task at a time
+    (a C(stat), a C(dpkg-query), a C(systemctl) call per item), for each path its SHA-1, mode, owner and
+    group; for each systemd unit whether it is loaded, active and enabled; for each Debian package whether
+    it is installed and its version. Also the hard open-file limit of PID 1, the CPUs this process may run
+    on, the Python version and the machine type (what a wheel set is built for).
+  - The action M(highload.cluster.files) reads a role's files with it, in one call, before it writes what
+    differs. The roles read it themselves only for what saves a run time (an C(apt) task that runs only when
+    a package is missing, an install that runs only when a recorded wheel set differs) or what no task
+    reports (the open-file limit, the CPUs, whether another engine's unit exists).
 options:
   files:
-    description: Paths to read (files or directories; a symlink is followed).
+    description: Paths to read (files or directories; a symlink is followed), each for its SHA-1, mode, owner and group.
     type: list
     elements: str
     default: []
@@ -29,11 +30,6 @@ options:
     default: []
   packages:
     description: Debian packages, as C(dpkg-query) names them.
-    type: list
-    elements: str
-    default: []
-  users:
-    description: User names.
     type: list
     elements: str
     default: []
@@ -58,21 +54,16 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Read what the sidecar role manages on this host
+- name: Read whether nginx is installed
   highload.cluster.host_state:
-    files: [/etc/nginx/nginx.conf, /etc/systemd/system/nginx.service.d]
-    units: [nginx]
     packages: [nginx]
   register: nginx_sidecar_host
 
-- name: Write nginx.conf only when the host's differs
-  ansible.builtin.template:
-    src: nginx.conf.j2
-    dest: /etc/nginx/nginx.conf
-    mode: "0644"
-  when: >-
-    nginx_sidecar_host.files['/etc/nginx/nginx.conf']
-    is not highload.cluster.file_like(lookup('ansible.builtin.template', 'nginx.conf.j2'), mode='0644')
+- name: Install nginx only when it is missing (apt opens its package cache, and may fetch an index)
+  ansible.builtin.apt:
+    name: nginx
+    update_cache: true
+  when: not nginx_sidecar_host.packages.nginx.installed
 """
 
 RETURN = r"""
@@ -100,11 +91,6 @@ packages:
   type: dict
   sample:
     nginx: {installed: true, version: 1.22.1-9}
-users:
-  description: Per user asked for, whether it exists.
-  returned: always
-  type: dict
-  sample: {highload: true}
 init_nofile:
   description: The hard open-file limit of PID 1 (the most systemd can give a service), or V(unlimited).
   returned: always
@@ -223,14 +209,6 @@ def package_states(module: AnsibleModule, packages: List[str]) -> Dict[str, Dict
     return result
 
 
-def user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 def init_nofile() -> str:
     """The hard 'Max open files' of PID 1, as /proc/1/limits says it."""
     try:
@@ -276,7 +254,6 @@ def main() -> None:
             "files": {"type": "list", "elements": "str", "default": []},
             "units": {"type": "list", "elements": "str", "default": []},
             "packages": {"type": "list", "elements": "str", "default": []},
-            "users": {"type": "list", "elements": "str", "default": []},
             "default_ipv4": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -288,7 +265,6 @@ def main() -> None:
         files={path: file_state(path) for path in params["files"]},
         units=unit_states(module, params["units"]),
         packages=package_states(module, params["packages"]),
-        users={name: user_exists(name) for name in params["users"]},
         init_nofile=init_nofile(),
         cpus=cpus(),
         python={"major": sys.version_info[0], "minor": sys.version_info[1], "micro": sys.version_info[2]},

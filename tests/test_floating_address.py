@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from project import local_inventory, render_role, run
+from project import TOP, local_inventory, render_role, run
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 needs_keepalived = pytest.mark.skipif(
@@ -165,3 +165,94 @@ def test_without_an_address_to_share_the_role_reads_and_changes_nothing(
     assert re.findall(r"changed=(\d+)", result.stdout) == ["0"] * len(hosts), result.stdout
     tasks = re.findall(r"^TASK \[(.*?)\]", result.stdout, re.M)
     assert all("Validating arguments" in task or "Stop here" in task for task in tasks), tasks
+
+
+DO_TOKEN = "dop_v1_" + "k33p4l1v3d" * 6
+
+
+@needs_keepalived
+def test_on_digitalocean_keepalived_elects_and_the_script_moves_the_reserved_ip(tmp_path: Path) -> None:
+    """floating_address_add_to_interface false: the address stays off the network (on lo, unannounced), and
+    notify_master runs the reserved IP's script with the address; the token is nowhere in the config."""
+    files = render(
+        tmp_path, balancers(), "lb-1", floating_address_add_to_interface=False, floating_address_do_token=DO_TOKEN
+    )
+    conf = files["keepalived.conf"]
+    assert f"{VIP}/32 dev lo" in conf and f"{VIP}/32 dev {this_host()[0]}" not in conf
+    script = "/usr/bin/python3 /usr/local/sbin/highload-reserved-ip-assign"
+    assert f'notify_master "{script} --address {VIP} --syslog"' in conf
+    assert DO_TOKEN not in conf and DO_TOKEN[:12] not in conf
+    check = keepalived_check(tmp_path / "keepalived.conf")
+    assert check.returncode == 0, check.stdout + check.stderr
+    # keepalived 2.2 refuses an instance without an address: why the address stays, on lo.
+    (tmp_path / "empty.conf").write_text(re.sub(r"virtual_ipaddress \{[^}]*\}", "", conf))
+    assert "No VIP specified" in keepalived_check(tmp_path / "empty.conf").stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"floating_address_add_to_interface": False}, "a notify hook must move the address"),
+        (
+            {"floating_address_do_token": DO_TOKEN, "floating_address_notify_master": "/bin/true"},
+            "leave floating_address_notify_master empty",
+        ),
+    ],
+    ids=["nothing moves the address", "two MASTER hooks"],
+)
+def test_an_address_off_the_interface_needs_exactly_one_master_hook(
+    tmp_path: Path, variables: dict[str, Any], message: str
+) -> None:
+    result = render_role(
+        "floating_address",
+        "lb-1",
+        ["keepalived.conf.j2"],
+        balancers(),
+        tmp_path,
+        **{"floating_address_ip": VIP, "floating_address_iface": "eth0", **variables},
+    )
+    assert result.returncode != 0 and message in result.stdout, result.stdout
+    assert DO_TOKEN not in result.stdout + result.stderr
+    assert not (tmp_path / "keepalived.conf").exists()
+
+
+def test_the_token_lands_root_only_and_never_in_verbose_output(tmp_path: Path) -> None:
+    """The role's DigitalOcean tasks on this machine, their paths moved into tmp_path, run with -vvv."""
+    inventory = local_inventory({"balancer": {"lb-1": {}, "lb-2": {}}})
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: lb-1\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - {ansible.builtin.include_role: {name: highload.cluster.floating_address, tasks_from: host.yml}}\n"
+        "    - {ansible.builtin.include_role: {name: highload.cluster.floating_address, tasks_from: reserved_ip.yml}}\n"
+    )
+    token_file, script = tmp_path / "etc" / "token", tmp_path / "sbin" / "assign"
+    token_file.parent.mkdir()
+    script.parent.mkdir()
+
+    def play(token: str) -> str:
+        extra = {
+            "floating_address_ip": VIP,
+            "floating_address_interface": "eth0",
+            "floating_address_do_token": token,
+            "floating_address_do_token_file": str(token_file),
+            "floating_address_do_script": str(script),
+        }
+        result = run(
+            "ansible-playbook", "-vvv", "-i", str(tmp_path / "inventory.json"), str(playbook), "-e", json.dumps(extra)
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert DO_TOKEN not in output and DO_TOKEN[:12] not in output
+        return output
+
+    output = play(DO_TOKEN)
+    assert token_file.read_text() == DO_TOKEN + "\n"
+    assert token_file.stat().st_mode & 0o777 == 0o600 and token_file.stat().st_uid == 0
+    assert script.read_bytes() == (TOP / "roles/floating_address/files/reserved_ip_assign.py").read_bytes()
+    assert script.stat().st_mode & 0o777 == 0o644
+    assert "changed=0" not in output, "the first run reports what it wrote"
+    assert "changed=0" in play(DO_TOKEN), "a second run changes nothing"
+    assert "changed=1" in play("") and not token_file.exists(), "no token: the file goes"

@@ -19,6 +19,9 @@ description:
     C(backend-10)), so that adding a backend never moves another in the balancer's upstream.
   - Several droplets with the tag and the same name are one host (the oldest, lowest id); a warning names
     the others' ids. The playbook C(destroy.yml) deletes by tag and id, so none of them outlives it.
+  - With O(reserved_ip_group), the reserved IP assigned to a droplet of that group (its balancers, which keepalived
+    moves it between) is that group's variable C(do_reserved_ipv4), whichever of them holds it. Reserved IPs are
+    listed only when the group has two droplets or more, so a cluster of one balancer costs no extra call.
   - The inventory file's name must end in C(droplets.yml) or C(droplets.yaml).
 extends_documentation_fragment:
   - constructed
@@ -38,6 +41,14 @@ options:
     description: What joins O(tag) and a group's name in a group tag (C(highload-backends)).
     type: str
     default: "-"
+  reserved_ip_group:
+    description:
+      - A group whose droplets share one reserved IP; its address becomes the group's variable C(do_reserved_ipv4).
+      - Empty (the default) lists no reserved IPs. When more than one reserved IP is assigned to the group's
+        droplets, a warning names them and the lowest address is used.
+    type: str
+    default: ""
+    version_added: 0.3.0
   api_token:
     env:
       - name: DIGITALOCEAN_ACCESS_TOKEN
@@ -55,6 +66,8 @@ cache_timeout: 300
 keyed_groups:
   - key: do_region
     prefix: region
+# The balancers' reserved IP as the group variable do_reserved_ipv4 (two balancers or more).
+reserved_ip_group: balancer
 """
 
 import os
@@ -78,6 +91,10 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
     droplet_facts,
     list_by_tag,
+)
+from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_reserved_ips import (
+    droplet_of,
+    list_reserved_ips,
 )
 
 display = Display()
@@ -143,7 +160,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith(("droplets.yml", "droplets.yaml"))
 
-    def _droplets(self) -> List[Dict[str, Any]]:
+    def _group_ids(self, droplets: List[Dict[str, Any]]) -> List[int]:
+        """The ids of the droplets of reserved_ip_group (every one, a repeated name too)."""
+        group = self.get_option("reserved_ip_group")
+        separator = self.get_option("group_separator")
+        return [
+            facts["id"]
+            for facts in droplets
+            if group and group in groups_from_tags(facts["tags"], self.get_option("tag"), separator)
+        ]
+
+    def _listing(self) -> Dict[str, Any]:
+        """The droplets, and the reserved IPs assigned to reserved_ip_group's droplets (address, droplet id)."""
+        client, token = self._client()
+        tag = self.get_option("tag")
+        doing = "%s: listing the droplets tagged %s" % (self.NAME, tag)
+        try:
+            droplets = [droplet_facts(droplet) for droplet in list_by_tag(client, tag)]
+            reserved: List[Dict[str, Any]] = []
+            ids = self._group_ids(droplets)
+            if len({facts["name"].lower() for facts in droplets if facts["id"] in ids}) >= 2:  # hosts, not droplets
+                doing = "%s: listing the reserved IPs" % self.NAME
+                reserved = [
+                    {"address": record.get("ip"), "droplet_id": droplet_of(record)}
+                    for record in list_reserved_ips(client)
+                    if droplet_of(record) in ids
+                ]
+            return {"droplets": droplets, "reserved_ips": reserved}
+        except DigitalOceanError as exc:
+            raise AnsibleError("%s: %s" % (doing, exc)) from None
+        except Exception as exc:  # whatever raised, said in words and without the token
+            raise AnsibleError(mask_token("%s: unexpected %s: %s" % (doing, type(exc).__name__, exc), token)) from None
+
+    def _client(self) -> Tuple[DigitalOceanClient, str]:
         if not HAS_CLIENT:
             # The import's traceback is the cause Ansible shows with the message (-vvv).
             message = "%s: %s" % (self.NAME, missing_required_lib(CLIENT_LIBRARY))
@@ -156,13 +205,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         client = DigitalOceanClient(
             token, timeout=timeout, retries=retries, deadline=Deadline(float(timeout) * (max(retries, 0) + 1))
         )
-        doing = "%s: listing the droplets tagged %s" % (self.NAME, self.get_option("tag"))
-        try:
-            return [droplet_facts(droplet) for droplet in list_by_tag(client, self.get_option("tag"))]
-        except DigitalOceanError as exc:
-            raise AnsibleError("%s: %s" % (doing, exc)) from None
-        except Exception as exc:  # whatever raised, said in words and without the token
-            raise AnsibleError(mask_token("%s: unexpected %s: %s" % (doing, type(exc).__name__, exc), token)) from None
+        return client, token
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
@@ -170,17 +213,36 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
-        droplets = None
+        listing = None
         if use_cache:
             try:
-                droplets = self._cache[cache_key]
+                listing = self._cache[cache_key]
             except KeyError:
                 update_cache = True
-        if droplets is None:
-            droplets = self._droplets()
+            if not isinstance(listing, dict):  # a cache an older version wrote (a list of droplets): read again
+                listing, update_cache = None, True
+        if listing is None:
+            listing = self._listing()
         if update_cache:
-            self._cache[cache_key] = droplets
-        self._populate(droplets)
+            self._cache[cache_key] = listing
+        self._populate(listing["droplets"])
+        self._reserved_ip(listing.get("reserved_ips") or [])
+
+    def _reserved_ip(self, reserved: List[Dict[str, Any]]) -> None:
+        """The group's reserved IP as its variable do_reserved_ipv4 (none listed: the variable is not set)."""
+        group = self.get_option("reserved_ip_group")
+        if not reserved or not group:
+            return
+        addresses = sorted(
+            {item["address"] for item in reserved}, key=lambda address: tuple(map(int, address.split(".")))
+        )
+        if len(addresses) > 1:
+            display.warning(
+                "%d reserved IPs are assigned to the droplets of group %s (%s): the inventory uses %s; delete the "
+                "others (each is billed)" % (len(addresses), group, ", ".join(addresses), addresses[0])
+            )
+        self.inventory.add_group(group)
+        self.inventory.set_variable(group, "do_reserved_ipv4", addresses[0])
 
     def _populate(self, droplets: List[Dict[str, Any]]) -> None:
         strict = self.get_option("strict")

@@ -57,7 +57,10 @@ step "docker host and base image"
 bash scripts/docker-host.sh
 
 step "pytest: backend_app and the collection"
-pytest -q -p no:cacheprovider --durations=15 backend_app/tests tests
+# Two workers (pytest-xdist), each test file whole on one of them (--dist loadfile): a file's module fixtures (a
+# deployed cluster, a built image, a rendered config) are made once; no two files share a container, a docker
+# network, a fake API or a folder, and every port a test listens on is picked free when it starts.
+pytest -q -p no:cacheprovider --durations=15 -n 2 --dist loadfile backend_app/tests tests
 
 step "pytest at the newest end: ansible-core 2.21 (.venv-newest), the tests that exercise Ansible"
 bash scripts/setup-newest.sh

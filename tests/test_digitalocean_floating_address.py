@@ -5,10 +5,14 @@ files/reserved_ip_assign.py) with every fault the fake can make."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +197,49 @@ def test_script_stops_at_once_on_a_wrong_token_and_never_logs_a_token(
         proc = assign(fake, metadata, tmp_path, address)
     assert proc.returncode == 0, proc.stderr
     assert "Bearer ********" in proc.stderr, "the page was logged, its token masked"
+
+
+def test_script_retries_a_read_whose_error_page_is_cut_and_logs_why_it_gave_up(tmp_path: Path) -> None:
+    """A 503 whose body never arrives whole (a proxy that dies mid-page): a lost answer, read again until the
+    deadline, and the give-up logged (keepalived discards a traceback on stderr; the log line reaches syslog)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    requests: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                requests.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 500\r\n\r\n<html>cut")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        argv = [sys.executable, str(SCRIPT), "--address", "192.0.2.10", "--droplet-id", "5", "--deadline", "3",
+                "--api", f"http://127.0.0.1:{listener.getsockname()[1]}/v2/", "--token-file", str(token_file(tmp_path)),
+                "--lock-file", str(tmp_path / "lock")]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    finally:
+        listener.close()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "NOT moved to this droplet: gave up after 3s" in proc.stderr and len(requests) >= 2, proc.stderr
+    assert TOKEN not in proc.stderr
+
+
+def test_script_masks_any_part_of_the_token_an_error_page_repeats_not_only_its_start() -> None:
+    """A proxy page that wraps a long header line (or shows its end only) repeats the token's middle or end: every
+    piece of 8 characters or more is masked, as its start is."""
+    spec = importlib.util.spec_from_file_location("reserved_ip_assign", SCRIPT)
+    assert spec and spec.loader
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    token = "dop_v1_" + hashlib.sha256(b"failover").hexdigest()
+    page = f"<pre>Authorization: Bearer {token[:40]}\n    {token[40:]}</pre> (...{token[-20:]})"
+    masked = script.mask(" ".join(page.split()), token)
+    assert token[40:48] not in masked and token[-20:] not in masked, masked
+    assert script.mask("id 1234567 in region fra1", token) == "id 1234567 in region fra1"
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604])

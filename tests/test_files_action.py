@@ -104,3 +104,25 @@ def test_differs_compares_kind_content_mode_owner_and_group() -> None:
 def test_checked_items_refuses_an_item_it_cannot_write(files: list[dict[str, Any]]) -> None:
     with pytest.raises(AnsibleActionFail):
         checked_items(files)
+
+
+@pytest.mark.parametrize("path", ["", "relative/app.conf", "~/app.conf"])
+def test_checked_items_refuses_a_path_that_is_not_absolute_and_never_says_the_content(path: str) -> None:
+    """host_state reads the path as given, copy expands it: only an absolute path is the same file to both. The
+    message is shown even under no_log (ansible-core prints a failed task's message): it names no content."""
+    with pytest.raises(AnsibleActionFail) as refused:
+        checked_items([{"path": "/etc/ok.conf", "content": "x\n"}, {"path": path, "content": "token=s3cr3t-t0ken\n"}])
+    assert "s3cr3t" not in str(refused.value) and "item 2" in str(refused.value)
+
+
+def test_files_under_no_log_shows_no_content_when_an_item_is_refused(tmp_path: Path) -> None:
+    """A path variable left empty: the task fails, and neither its message nor anything else printed holds the
+    content (ansible-core 2.19 prints a failed task's message even under no_log)."""
+    task = {
+        "name": "The files",
+        "highload.cluster.files": {"files": [{"path": "", "content": "token=s3cr3t-t0ken\n", "mode": "0600"}]},
+        "no_log": True,
+    }
+    proc, results = run_tasks([task], tmp_path / "run", {"ANSIBLE_REMOTE_TMP": str(tmp_path / "remote")})
+    assert results and results[0]["failed"], proc.stdout + proc.stderr
+    assert "s3cr3t" not in proc.stdout + proc.stderr

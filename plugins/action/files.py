@@ -27,12 +27,20 @@ def octal_mode(mode: Any) -> Optional[str]:
 
 
 def checked_items(files: Any) -> List[Dict[str, Any]]:
-    """The items as given, each with a path and either content or state directory."""
+    """The items as given, each with an absolute path and either content or state directory.
+
+    A message names an item by its place and its keys, never its values: ansible-core prints a failed task's
+    message even under no_log, and a content may hold a secret."""
     if not isinstance(files, list) or not files:
         raise AnsibleActionFail("files takes a list of {path, content or state: directory, mode, owner, group}")
-    for item in files:
-        if not isinstance(item, dict) or not item.get("path"):
-            raise AnsibleActionFail("each item of files needs a path: %r" % (item,))
+    for number, item in enumerate(files, start=1):
+        if not isinstance(item, dict):
+            raise AnsibleActionFail("item %d of files is no dict (a %s)" % (number, type(item).__name__))
+        if not isinstance(item.get("path"), str) or not item["path"].startswith("/"):
+            # host_state reads the path as given and copy expands it: only an absolute one is the same file to both.
+            raise AnsibleActionFail(
+                "item %d of files (keys %s) needs an absolute path" % (number, ", ".join(sorted(map(str, item))))
+            )
         unknown = set(item) - KEYS
         if unknown:
             raise AnsibleActionFail("%s: unknown keys %s" % (item["path"], ", ".join(sorted(unknown))))

@@ -21,9 +21,9 @@ or 404 ends the run at once (a wrong token or address; retrying cannot help).
 
 The token is read from --token-file (default /etc/keepalived/highload-do-token, owned by the user running the
 script and readable by nobody else, or the script refuses it): never an argument or an environment variable, so
-it is in no process list; it is masked in everything logged, even when an error page repeats it. Logs go to
-stderr and, with --syslog, to syslog (journalctl -t highload-reserved-ip), where keepalived's notify scripts
-are seen (keepalived discards their output).
+it is in no process list; it is masked in everything logged, even when an error page repeats it or a piece of
+it. Logs go to stderr and, with --syslog, to syslog (journalctl -t highload-reserved-ip), where keepalived's
+notify scripts are seen (keepalived discards their output).
 
 Two runs never overlap (a lock on --lock-file): a run that starts while another is at work waits for it, then
 finds the reserved IP where that one left it.
@@ -118,12 +118,13 @@ class Deadline:
 
 
 def mask(text: str, token: str) -> str:
-    """The text with the token, any prefix of it of MIN_TOKEN_PREFIX characters or more, and whatever follows
-    "Bearer" replaced by a mask."""
+    """The text with the token, any piece of it of MIN_TOKEN_PREFIX characters or more (its start, or the middle
+    or end of a header line a page wrapped), and whatever follows "Bearer" replaced by a mask."""
     text = BEARER_RE.sub(lambda match: match.group(1) + MASK, text)
     for length in range(len(token), MIN_TOKEN_PREFIX - 1, -1):
-        if token[:length] in text:
-            text = text.replace(token[:length], MASK)
+        for start in range(len(token) - length + 1):
+            if token[start : start + length] in text:
+                text = text.replace(token[start : start + length], MASK)
     return text
 
 
@@ -167,7 +168,11 @@ class Client:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 return self.answer(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as error:
-            return self.answer(error.code, error.read(), error.headers)
+            try:
+                raw = error.read()
+            except (OSError, ValueError, http.client.HTTPException) as cut:  # the error page cut: no usable answer
+                return Answer(0, reason=f"{error.code}, then {type(cut).__name__}: {mask(str(cut), self.token)}")
+            return self.answer(error.code, raw, error.headers)
         except (OSError, ValueError, http.client.HTTPException) as error:  # reset, refused, timeout, cut
             return Answer(0, reason=f"{type(error).__name__}: {mask(str(error), self.token)}")
 

@@ -25,7 +25,7 @@ SHIPPED = [
     r"changelogs(/(changelog|config)\.yaml)?",
     r"meta(/(runtime|execution-environment)\.yml)?",
     r"plugins(/README\.md)?",
-    r"plugins/(doc_fragments|filter|inventory|lookup|module_utils|modules|test)(/\w+\.(py|yml))?",
+    r"plugins/(action|doc_fragments|filter|inventory|lookup|module_utils|modules|test)(/\w+\.(py|yml))?",
     r"roles(/\w+(/README\.md)?)?",
     rf"roles/\w+/({ROLE_PARTS})(/[\w.-]+)*",
     r"playbooks(/[\w.-]+)*",

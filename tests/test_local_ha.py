@@ -5,11 +5,12 @@ untouched: one backend, two balancers (engine nginx, as the local inventory's), 
 First the containers as the local inventory alone makes them (no subnet, no extra capabilities: what the playbook
 always made), then with the second inventory on top: the network is made anew around the floating address, the
 balancers' containers anew with NET_ADMIN and NET_RAW, the backend's kept. Then site.yml.
-Heavy: run it under /tmp/highload-heavy.lock. About 3 minutes on 2 shared cores.
+Heavy: run it under /tmp/highload-heavy.lock. About 150 s on 2 shared cores (the deployment 113 s, the removal 15 s).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -187,26 +188,35 @@ def probe(until: float, results: list[tuple[float, bool]]) -> None:
 
 
 def test_stopping_the_active_balancers_nginx_moves_the_address_within_a_second(cluster: dict[str, Any]) -> None:
+    """A probe every 50 ms to the floating address only, 1 s before and 5 s after `systemctl stop nginx` on the
+    holder: the other balancer holds the address, no probe fails later than 1 s after the stop, and the longest
+    gap between two answers is under 1 s; printed: when balancer-2's keepalived entered MASTER (its log, the
+    same clock), the failed probes and the gap. Then nginx back on balancer-1, which takes the address back."""
     results: list[tuple[float, bool]] = []
     stop = time.monotonic() + 1.0
     prober = threading.Thread(target=probe, args=(stop + 5.0, results))
     prober.start()
     time.sleep(max(0.0, stop - time.monotonic()))
+    wall = time.time()  # the containers share this machine's clock: keepalived's log is comparable
     docker("exec", f"{PREFIX}-balancer-1", "systemctl", "stop", "nginx")
     stopped = time.monotonic() - stop
     prober.join()
     moved = holders()
     failed = [sent - stop for sent, answered in results if not answered]
-    after = [sent - stop for sent, answered in results if answered and sent >= stop]
-    first = min(after) if after else None
+    answered_at = [sent for sent, answered in results if answered]
+    gap = max((b - a for a, b in itertools.pairwise(answered_at) if b >= stop), default=None)
+    log = docker("exec", f"{PREFIX}-balancer-2", "journalctl", "-u", "keepalived", "-o", "short-unix", "--no-pager")
+    master = [float(line.split()[0]) - wall for line in log.splitlines() if "Entering MASTER STATE" in line]
     print(
-        f"\nfailover: {len(results)} probes, {len(failed)} failed"
-        f" ({', '.join(f'{t:.2f}' for t in failed) or 'none'} s after the stop started);"
-        f" the stop command took {stopped:.2f} s; holders after: {moved}"
+        f"\nfailover: balancer-2 entered MASTER {', '.join(f'{t:.3f}' for t in master if t > 0) or '?'} s after"
+        f" the stop command started (which took {stopped:.2f} s); {len(results)} probes, {len(failed)} failed"
+        f" ({', '.join(f'{t:.2f}' for t in failed) or 'none'} s after the stop); longest gap between answers"
+        f" {gap or 0:.3f} s; holders after: {moved}"
     )
     assert moved == ["balancer-2"]
     assert all(t < 1.0 for t in failed), failed
-    assert first is not None and all(answered for sent, answered in results if sent >= stop + 1.0)
+    assert all(answered for sent, answered in results if sent >= stop + 1.0)
+    assert gap is not None and gap < 1.0
     # Back: nginx starts keepalived with it, and the first balancer takes the address back (preemption).
     docker("exec", f"{PREFIX}-balancer-1", "systemctl", "start", "nginx")
     for _ in range(40):  # bounded: 10 s

@@ -21,6 +21,13 @@ def run(*argv: str, env: dict[str, str] | None = None, timeout: int = 600) -> su
     )
 
 
+def docker(*args: str) -> str:
+    """A docker command's output (stripped); the test fails with docker's message when it fails."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
 def render_role(
     role: str, hosts: str, templates: list[str], inventory: dict[str, Any], out: Path, **variables: Any
 ) -> subprocess.CompletedProcess[str]:

@@ -132,10 +132,11 @@ def render(
     upstream_port: int,
     lb_address: str = "127.0.0.1",
     extra_groups: dict[str, list[str]] | None = None,
+    templates: tuple[str, ...] = ("nginx.conf.j2",),
     **overrides: object,
 ) -> tuple[subprocess.CompletedProcess[str], Balancer]:
-    """The balancer's config; lb_address is the balancer host's own address (its ansible_host);
-    extra_groups: more inventory groups, of the backends by name."""
+    """The balancer's config (and any other of its templates, in its folder, without .j2); lb_address is the
+    balancer host's own address (its ansible_host); extra_groups: more inventory groups, of the backends by name."""
     prefix = Path(tempfile.mkdtemp(prefix=f"balancer-{engine}-"))
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
     balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
@@ -158,7 +159,7 @@ def render(
         "balancer_worker_processes": "2",
         **overrides,
     }
-    return render_role("balancer", "balancer", ["nginx.conf.j2"], inventory, prefix, **variables), balancer
+    return render_role("balancer", "balancer", list(templates), inventory, prefix, **variables), balancer
 
 
 def start(rendered: Balancer) -> Balancer:
@@ -268,6 +269,30 @@ def test_status_listener_per_engine(balancer: Balancer) -> None:
         assert status.status_code == 200
         assert "Active connections" in status.text
         assert requests.get(balancer.status_url + "/metrics", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("engine", ["openresty", "nginx"])
+def test_the_exporter_reads_stub_status_where_the_role_points_it_for_each_engine(
+    engine: str, backends: list[RunningBackend]
+) -> None:
+    """balancer_exporter on: the page the exporter's settings (as the role renders them) name is nginx's
+    stub_status on the status listener, over loopback; engine openresty has that page only with the exporter on."""
+    for exporter in (True, False):
+        templates = ("nginx.conf.j2", "exporter.default.j2")
+        result, rendered = render(engine, backends[0].port, templates=templates, balancer_exporter=exporter)
+        assert result.returncode == 0, result.stdout + result.stderr
+        settings = (rendered.prefix / "exporter.default").read_text()
+        scrape = re.search(r"-nginx\.scrape-uri=http://127\.0\.0\.1:(\d+)(/\S*)", settings)
+        assert scrape and int(scrape.group(1)) == rendered.status_port, settings
+        start(rendered)
+        try:
+            page = requests.get(f"http://127.0.0.1:{rendered.status_port}{scrape.group(2)}", timeout=5)
+            if exporter or engine == "nginx":
+                assert page.status_code == 200 and "Active connections" in page.text, page.text
+            else:
+                assert page.status_code == 404, page.text
+        finally:
+            stop(rendered)
 
 
 def checker_verdict(conf: str, backend: RunningBackend) -> bool:

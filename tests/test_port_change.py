@@ -23,7 +23,7 @@ import pytest
 import requests
 import tomllib
 import yaml
-from project import TOP, run
+from project import TOP, docker, run
 
 PREFIX = "highload-ports"
 BACKENDS = ["backend-1", "backend-2"]
@@ -37,12 +37,6 @@ PORTS = {
 
 def role_default(role: str, name: str) -> Any:
     return yaml.safe_load((TOP / "roles" / role / "defaults" / "main.yml").read_text())[name]
-
-
-def docker(*args: str) -> str:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def address_of(host: str) -> str:

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -61,6 +62,8 @@ def assign(
         str(token or token_file(tmp_path)),
         "--lock-file",
         str(tmp_path / "lock"),
+        "--state-file",
+        str(tmp_path / "last-reclaim"),
         "--deadline",
         "30",
         *extra,
@@ -293,6 +296,60 @@ def test_the_periodic_check_acts_only_on_the_host_holding_the_address_and_puts_t
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert fake.cloud.calls.log == [] and len(metadata.requests) == asked
     assert store.assigned_to(elsewhere) == second
+
+
+def test_two_masters_do_not_ping_pong_the_reserved_ip_the_check_backs_off_and_says_why(
+    fake: FakeDigitalOcean, tmp_path: Path
+) -> None:
+    """A split brain (VRRP lost between the balancers): both are MASTER, both hold the address, each one's periodic
+    check finds the reserved IP on the other's droplet. Each takes it back once; the one whose reclaim is undone
+    within the hold-off leaves it there and logs why (two MASTERs), so the reserved IP stops moving every check.
+    After the hold-off it may take it back once more; notify_master (a real transition) always assigns."""
+    first = fake.cloud.add_droplet("balancer-1", ["highload", "highload-balancer"])
+    second = fake.cloud.add_droplet("balancer-2", ["highload", "highload-balancer"])
+    here = "127.0.0.2"  # on this machine's lo: both "hosts" hold it, as two MASTERs do
+    store = fake.cloud.reserved_ips
+    store.records[here] = {"id": resource_id(here), "ip": here, "region": "fra1", "droplet": second}
+    homes = {name: tmp_path / name for name in ("balancer-1", "balancer-2")}
+    for home in homes.values():
+        home.mkdir()
+    state = {name: home / "run" / "last-reclaim" for name, home in homes.items()}
+
+    with metadata_service(first) as meta_1, metadata_service(second) as meta_2:
+        metas = {"balancer-1": meta_1, "balancer-2": meta_2}
+
+        def check(name: str, hold_off: str = "60", *mode: str) -> subprocess.CompletedProcess[str]:
+            return assign(fake, metas[name], tmp_path, here, *(mode or ("--if-held-here",)),
+                          "--lock-file", str(homes[name] / "lock"), "--state-file", str(state[name]),
+                          "--hold-off", hold_off)  # fmt: skip
+
+        outputs = []
+        for _ in range(3):  # three rounds of both checks, as both timers fire
+            for name in ("balancer-1", "balancer-2"):
+                outputs.append(check(name))
+        assert len(posts(fake)) == 2, [proc.stderr for proc in outputs]  # each took it back once, then no more
+        assert store.assigned_to(here) == second
+        backed_off = [proc for proc in outputs if "left again" in proc.stderr]
+        assert len(backed_off) == 2 and all(proc.returncode == 1 for proc in backed_off), outputs
+        assert re.search(
+            rf"reserved IP {here} left again within \d+ s after a reclaim \(hold-off 60 s\), to droplet {second}: two "
+            r"MASTERs\? not taking it back; check VRRP between the balancers",
+            backed_off[0].stderr,
+        ), backed_off[0].stderr
+        assert stat.S_IMODE(state["balancer-1"].stat().st_mode) == 0o600
+        assert stat.S_IMODE(state["balancer-1"].parent.stat().st_mode) == 0o700
+
+        # A real transition to MASTER (notify_master, no --if-held-here) always assigns, hold-off or not.
+        proc = check("balancer-1", "60", "--syslog")
+        assert proc.returncode == 0 and len(posts(fake)) == 3 and store.assigned_to(here) == first, proc.stderr
+        proc = check("balancer-2")  # balancer-2 took it back 1-2 s ago: it holds off too
+        assert proc.returncode == 1 and "left again" in proc.stderr and len(posts(fake)) == 3, proc.stderr
+
+        # Once the hold-off has passed, the check takes it back once more (a split brain that healed).
+        time.sleep(1.1)
+        proc = check("balancer-2", "1")
+        assert proc.returncode == 0 and "moved back here" in proc.stderr, proc.stderr
+        assert len(posts(fake)) == 4 and store.assigned_to(here) == second
 
 
 # -- provision.yml, the inventory, destroy.yml ---------------------------------------------------------------------

@@ -216,6 +216,45 @@ def test_an_address_off_the_interface_needs_exactly_one_master_hook(
     assert not (tmp_path / "keepalived.conf").exists()
 
 
+@pytest.mark.parametrize(
+    ("interval", "hold_off", "seconds"), [(None, None, "30"), ("5", "4", "20"), ("10", "0", "0")], ids=str
+)
+def test_the_periodic_check_holds_off_for_the_checks_asked_and_the_script_takes_its_arguments(
+    tmp_path: Path, interval: str | None, hold_off: str | None, seconds: str
+) -> None:
+    """The timer's service passes floating_address_do_check_hold_off checks of floating_address_do_check_interval
+    as seconds (values from -e arrive as strings), in arguments the installed script's parser accepts."""
+    variables: dict[str, Any] = {"floating_address_add_to_interface": False, "floating_address_do_token": DO_TOKEN}
+    if interval is not None:
+        variables |= {"floating_address_do_check_interval": interval, "floating_address_do_check_hold_off": hold_off}
+    result = render_role(
+        "floating_address", "lb-1", ["reserved_ip_check.service.j2"], balancers(), tmp_path,
+        floating_address_ip=VIP, floating_address_iface="eth0", **variables,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    service = (tmp_path / "reserved_ip_check.service").read_text()
+    command = re.search(r"^ExecStart=(.*)$", service, re.M).group(1).split()
+    assert command[:2] == ["/usr/bin/python3", "/usr/local/sbin/highload-reserved-ip-assign"], command
+    assert command[command.index("--hold-off") + 1] == seconds and "--if-held-here" in command
+    parsed = subprocess.run(
+        [sys.executable, "-c", "import runpy, sys; sys.argv[0] = 'assign'; "
+         "ns = runpy.run_path(sys.argv.pop(1)); print(ns['parse'](sys.argv[1:]).hold_off)",
+         str(TOP / "roles/floating_address/files/reserved_ip_assign.py"), *command[2:]],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert parsed.returncode == 0 and float(parsed.stdout) == float(seconds), parsed.stderr
+
+
+def test_a_negative_hold_off_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = render_role(
+        "floating_address", "lb-1", ["reserved_ip_check.service.j2"], balancers(), tmp_path,
+        floating_address_ip=VIP, floating_address_iface="eth0", floating_address_add_to_interface=False,
+        floating_address_do_token=DO_TOKEN, floating_address_do_check_hold_off=-1,
+    )  # fmt: skip
+    assert result.returncode != 0 and "floating_address_do_check_hold_off a count of checks" in result.stdout
+    assert not (tmp_path / "reserved_ip_check.service").exists()
+
+
 def test_the_token_lands_root_only_and_never_in_verbose_output(tmp_path: Path) -> None:
     """The role's DigitalOcean tasks on this machine, their paths moved into tmp_path, run with -vvv."""
     inventory = local_inventory({"balancer": {"lb-1": {}, "lb-2": {}}})

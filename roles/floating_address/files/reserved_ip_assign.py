@@ -32,9 +32,15 @@ With --if-held-here (a systemd timer runs it so every few seconds) it acts only 
 address locally (keepalived's MASTER keeps it on lo), and logs only a move or a failure: notify_master runs once
 per transition, and a split brain that heals (both MASTER for a while, the second assigned the reserved IP last
 and goes BACKUP without the first changing state) or an assign that gave up would leave the reserved IP on the
-wrong droplet until the next failover; the check puts it back within its interval.
+wrong droplet until the next failover; the check puts it back within its interval. It remembers when it last put
+it back (--state-file, root-only under /run): when the reserved IP has left again within --hold-off seconds of
+that, another MASTER is taking it (a split brain: VRRP lost between the balancers, each MASTER's check taking it
+back in turn, the reserved IP moving every check). The check then leaves it where it is, logs so ("two MASTERs?")
+and exits 1, until the hold-off has passed; then it may take it back once more. A run without --if-held-here
+(keepalived's notify_master: a real transition to MASTER) always assigns.
 
-Exit status: 0 the reserved IP is on this droplet, 1 it could not be put there (the log says why), 2 bad usage.
+Exit status: 0 the reserved IP is on this droplet, 1 it could not be put there or the check held off (the log says
+why), 2 bad usage.
 --api and --metadata point elsewhere (a test's fake API); --droplet-id skips the metadata service.
 """
 
@@ -62,6 +68,7 @@ API = "https://api.digitalocean.com/v2/"
 METADATA = "http://169.254.169.254/metadata/v1/id"
 TOKEN_FILE = "/etc/keepalived/highload-do-token"  # noqa: S105 - a path, not a secret
 LOCK_FILE = "/run/lock/highload-reserved-ip.lock"
+STATE_FILE = "/run/highload-floating-address/last-reclaim"
 SYSLOG_TAG = "highload-reserved-ip"
 REQUEST_TIMEOUT = 10.0
 POLL_FIRST, POLL_MAX = 0.5, 5.0
@@ -75,6 +82,10 @@ log = logging.getLogger(SYSLOG_TAG)
 
 class GiveUp(Exception):
     """The reserved IP cannot be put on this droplet in this run; the message says why."""
+
+
+class HoldOff(Exception):
+    """The periodic check leaves the reserved IP where it is this time (another MASTER took it back); says why."""
 
 
 class Answer:
@@ -251,8 +262,9 @@ def settled(client: Client, address: str) -> dict[str, Any]:
         client.deadline.sleep(wait, f"the action in progress on reserved IP {address}")
 
 
-def assign(client: Client, address: str, droplet_id: int, attempts: int) -> bool:
-    """Put the reserved IP on the droplet; True when this run sent an assign, False when it was there already."""
+def assign(client: Client, address: str, droplet_id: int, attempts: int, hold_off: Reclaims | None = None) -> bool:
+    """Put the reserved IP on the droplet; True when this run sent an assign, False when it was there already.
+    With hold_off (the periodic check), it may refuse (HoldOff) before the first request is sent."""
     sent = 0
     while True:
         record = settled(client, address)
@@ -267,6 +279,8 @@ def assign(client: Client, address: str, droplet_id: int, attempts: int) -> bool
                 f"reserved IP {address} is still on droplet {holder(record)} after {sent} assign request(s) "
                 "(--attempts)"
             )
+        if hold_off is not None and not sent:
+            hold_off.refuse_if_undone(holder(record))
         sent += 1
         log.info("assigning reserved IP %s to this droplet (%d), from droplet %s: request %d of at most %d",
                  address, droplet_id, holder(record), sent, attempts)  # fmt: skip
@@ -288,6 +302,56 @@ def assign(client: Client, address: str, droplet_id: int, attempts: int) -> bool
             client.deadline.sleep(next(backoff()), f"reserved IP {address}")
             continue
         raise GiveUp(f"the assign of reserved IP {address} was refused: {describe(answer)}")
+
+
+def since_boot() -> float:
+    """Seconds since boot (suspend included): a clock no time step moves, valid as long as /run's files are."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+class Reclaims:
+    """When the periodic check last took the reserved IP back, in a root-only file under /run (gone at a reboot)."""
+
+    def __init__(self, path: str, address: str, seconds: float) -> None:
+        self.path = path
+        self.address = address
+        self.seconds = seconds
+
+    def last(self) -> float | None:
+        """Seconds since boot at the last reclaim of this address, None when there was none (or no usable record)."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                record = json.load(handle)
+            reclaimed = float(record["reclaimed"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        return reclaimed if record.get("address") == self.address and reclaimed <= since_boot() else None
+
+    def refuse_if_undone(self, now_on: int | None) -> None:
+        """Raise HoldOff when this check took the reserved IP back less than the hold-off ago: it left again."""
+        last = self.last() if self.seconds > 0 else None
+        if last is None:
+            return
+        age = since_boot() - last
+        if age < self.seconds:
+            raise HoldOff(
+                f"reserved IP {self.address} left again within {int(age)} s after a reclaim "
+                f"(hold-off {self.seconds:g} s), to droplet {now_on}: two MASTERs? not taking it back; check VRRP "
+                f"between the balancers (this check may take it back in {int(self.seconds - age) + 1} s)"
+            )
+
+    def record(self) -> None:
+        """Remember this reclaim: a file only root (the owner) can read, in a directory only it can enter."""
+        folder = os.path.dirname(self.path) or "."
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            partial = f"{self.path}.{os.getpid()}"
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump({"address": self.address, "reclaimed": since_boot(), "at": time.strftime("%FT%T%z")}, handle)
+            os.replace(partial, self.path)
+        except OSError as error:  # the reserved IP is here all the same; the next undo is not held off
+            log.warning("could not remember this reclaim in %s: %s", self.path, error.strerror)
 
 
 @contextlib.contextmanager
@@ -316,6 +380,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds for everything (default 120)")
     parser.add_argument("--attempts", type=int, default=3, help="assign requests at most (default 3)")
     parser.add_argument("--lock-file", default=LOCK_FILE)
+    parser.add_argument("--state-file", default=STATE_FILE, help="with --if-held-here: when it last took it back")
+    parser.add_argument(
+        "--hold-off",
+        type=float,
+        default=30.0,
+        help="with --if-held-here: seconds after taking it back during which it leaves a reserved IP that left "
+        "again where it is (another MASTER took it); 0 never holds off (default 30)",
+    )
     parser.add_argument("--syslog", action="store_true", help="log to syslog too")
     parser.add_argument(
         "--if-held-here",
@@ -323,8 +395,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="act only where the address is local (the MASTER keeps it on lo), quietly: the periodic check",
     )
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", args.address) or args.attempts < 1 or args.deadline <= 0:
-        parser.error("--address takes an IPv4 address, --attempts a positive count, --deadline positive seconds")
+    if (
+        not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", args.address)
+        or args.attempts < 1
+        or args.deadline <= 0
+        or args.hold_off < 0
+    ):
+        parser.error(
+            "--address takes an IPv4 address, --attempts a positive count, --deadline positive seconds, "
+            "--hold-off seconds (0 or more)"
+        )
     return args
 
 
@@ -363,8 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         client = Client(args.api, token, deadline)
         with exclusive(args.lock_file, deadline):
             droplet_id = args.droplet_id if args.droplet_id is not None else droplet_id_from(client, args.metadata)
-            if assign(client, args.address, droplet_id, args.attempts) and args.if_held_here:
+            reclaims = Reclaims(args.state_file, args.address, args.hold_off) if args.if_held_here else None
+            if assign(client, args.address, droplet_id, args.attempts, reclaims) and reclaims is not None:
+                reclaims.record()
                 log.warning("reserved IP %s was elsewhere while this host is MASTER: moved back here", args.address)
+    except HoldOff as error:
+        log.error("%s", error)
+        return 1
     except GiveUp as error:
         log.error("reserved IP %s NOT moved to this droplet: %s", args.address, error)
         return 1

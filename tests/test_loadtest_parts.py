@@ -178,7 +178,7 @@ def test_a_template_that_does_not_render_fails_the_task_and_writes_no_report(tmp
 def test_the_playbook_is_the_role_and_the_role_writes_the_report_with_its_template() -> None:
     playbook = yaml.safe_load((TOP / "playbooks" / "loadtest.yml").read_text())
     assert playbook[1]["roles"] == [{"role": "highload.cluster.loadtest"}]
-    assert playbook[-1]["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "finish.yml"
+    assert playbook[-1]["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "finish"
     tasks = yaml.safe_load((TOP / "roles" / "loadtest" / "tasks" / "report.yml").read_text())
     template = next(task for task in tasks if "ansible.builtin.template" in task)
     assert template["ansible.builtin.template"]["src"] == "{{ loadtest_report_template }}"

@@ -193,7 +193,7 @@ def test_pending_names_a_differing_setting_and_writes_and_restarts_nothing(clust
                         {
                             "ansible.builtin.include_role": {
                                 "name": "highload.cluster.backend",
-                                "tasks_from": "pending.yml",
+                                "tasks_from": "pending",
                             }
                         },
                         {"ansible.builtin.debug": {"msg": "pending: {{ backend_pending | join(', ') }}"}},

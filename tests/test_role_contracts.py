@@ -47,6 +47,61 @@ def test_wrong_variable_fails_before_any_change_naming_it(tmp_path, role: str, v
     assert "changed=0" in result.stdout
 
 
+# -- entry points are validated by their argument specs ------------------------
+# ansible-core picks the spec by the literal tasks_from value: `tasks_from: drain.yml` finds no spec entry
+# `drain` and validates nothing, so every call must name the entry point as its spec does (`tasks_from: drain`).
+
+
+def entry_point_calls() -> list[tuple[str, str, str]]:
+    """(file, role, tasks_from) for every include_role/import_role of this collection's roles in shipped YAML."""
+    calls: list[tuple[str, str, str]] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("ansible.builtin.include_role", "ansible.builtin.import_role") and "tasks_from" in value:
+                    calls.append((where, value["name"].removeprefix("highload.cluster."), value["tasks_from"]))
+                walk(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for path in sorted([*(TOP / "roles").glob("*/tasks/*.yml"), *(TOP / "playbooks").rglob("*.yml")]):
+        walk(yaml.safe_load(path.read_text()), str(path.relative_to(TOP)))
+    return calls
+
+
+def test_every_entry_point_the_collection_calls_is_checked_against_its_argument_spec() -> None:
+    calls = entry_point_calls()
+    assert len(calls) > 10
+    unchecked = []
+    for where, role, tasks_from in calls:
+        specs = yaml.safe_load((TOP / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+        if tasks_from not in specs:
+            unchecked.append(f"{where}: {role} tasks_from {tasks_from} (spec entries: {', '.join(specs)})")
+    assert not unchecked, "\n".join(unchecked)
+
+
+def test_a_wrong_value_for_an_entry_point_fails_naming_it_before_any_change(tmp_path: Path) -> None:
+    """The backend role's switch entry point, called as the collection calls it, with no state: the spec refuses it."""
+    playbook = tmp_path / "switch.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - ansible.builtin.include_role:\n"
+        "        name: highload.cluster.backend\n"
+        "        tasks_from: switch\n"
+        "      vars:\n"
+        "        backend_switch_node: localhost\n"
+    )
+    result = run("ansible-playbook", "-i", "localhost,", str(playbook))
+    assert result.returncode != 0
+    assert "backend_switch_state" in result.stdout and "argument" in result.stdout.lower(), result.stdout[-3000:]
+    assert "changed=0" in result.stdout
+
+
 # -- values from -e arrive as strings -----------------------------------------
 # `-e balancer_openresty_install=false` is the string "false": ansible-core 2.19
 # refuses it bare in a condition, and a template's `if` takes it as true. Every

@@ -243,11 +243,11 @@ def wrk_errors(output: str) -> dict[str, int]:
 def test_a_rolling_update_of_the_balancers_under_load_hands_the_address_over_first(cluster: dict[str, Any]) -> None:
     """rolling_update.yml for the balancers only, while wrk (50 connections, a new one per request, as ab's clients)
     loads the floating address: each balancer in turn hands the address over (keepalived resigns), is updated and
-    restarted, and takes it back; the address ends on balancer-1 and was never lost: a probe every 50 ms (a new
-    connection each) never went 0.5 s without an answer, and wrk saw no refused connect and no error answer. What can
-    fail is a request in flight as the address moves, at most the connections open then; printed: wrk's requests and
-    failures by reason, and what the playbook said of each balancer (the connections open at the address as it moved
-    away)."""
+    restarted, and takes it back; the address ends on balancer-1 and was never lost: of the probes every 50 ms (a
+    new connection each) never two in a row failed and none waited 1 s for an answer, and wrk saw no refused connect
+    and no error answer. What can fail is a request in flight as the address moves, at most the connections open
+    then; printed: wrk's requests and failures by reason, and what the playbook said of each balancer (the
+    connections open at the address as it moved away)."""
     wrk = subprocess.Popen(
         ["wrk", "-t", "2", "-c", "50", "-d", "300s", "--timeout", "5s", "-H", "Connection: close", URL],
         stdout=subprocess.PIPE,
@@ -290,7 +290,11 @@ def test_a_rolling_update_of_the_balancers_under_load_hands_the_address_over_fir
     assert len(said) == 2 and "handed the floating address over" in said[0], update.stdout[-4000:]
     assert holders() == ["balancer-1"]
     assert requests_done is not None and int(requests_done.group(1)) > 0, output
-    assert gap is not None and gap < 0.5, (gap, failed_probes)
+    # A probe in flight at a move may fail (after its 0.5 s timeout); the next one must not.
+    in_a_row = max(
+        (len(list(run)) for answered, run in itertools.groupby(a for _, a in results) if not answered), default=0
+    )
+    assert in_a_row <= 1 and gap is not None and gap < 1.0, (gap, failed_probes)
     # No connect refused and no error answer: the address always had a proxy behind it. What failed were requests
     # in flight at one of the two moves (away and back), at most the 50 connections open at each.
     assert errors["connect"] == 0 and errors["non-2xx"] == 0, errors

@@ -37,14 +37,3 @@ notes:
 requirements:
   - python-digitalocean (on the host that runs the task, usually the controller)
 """
-
-    # The attributes of a module that only reads (droplet_info, firewall_info).
-    READ_ONLY = r"""
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode as in a real run.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-"""

@@ -19,6 +19,10 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api 
     resolve_token,
 )
 
+# The AnsibleModule arguments of a module that manages one record found by its name, or deletes one by its id
+# (droplet, firewall): one of the two, never both.
+NAME_OR_ID: Dict[str, Any] = {"required_one_of": [("name", "id")], "mutually_exclusive": [("name", "id")]}
+
 
 def api_argument_spec() -> Dict[str, Any]:
     """The api_* options (see the doc fragment highload.cluster.digitalocean); the token from the environment

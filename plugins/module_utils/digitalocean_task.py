@@ -48,6 +48,12 @@ class DigitalOceanTask:
         self.deadline = client.deadline
         self.changed = False
 
+    @property
+    def name(self) -> str:
+        """The record as messages name it, in a module with the options name and id (droplet, firewall): its name,
+        else "with id N" when the task deletes one by its id."""
+        return self.params.get("name") or "with id %s" % self.params.get("id")
+
     def lookup(self) -> Optional[Record]:
         """The one record the task manages, None when there is none."""
         raise NotImplementedError

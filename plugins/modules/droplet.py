@@ -25,8 +25,7 @@ description:
   - Settings of an existing droplet (size, region, image) are not changed; a difference is reported as a
     warning.
   - Failed API calls fail the task with DigitalOcean's status code, error id and message.
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes]
 options:
   name:
     description:
@@ -99,9 +98,6 @@ options:
     type: int
     default: 300
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change; no call that changes anything is made.
   diff_mode:
     support: full
     description: The droplet's facts before and after, in check mode too; a missing droplet shows as state absent.
@@ -189,7 +185,6 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_acti
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_api import (
     Deadline,
-    DigitalOceanClient,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_droplets import (
     create_body,
@@ -200,6 +195,7 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_drop
     wait_until_gone,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
+    NAME_OR_ID,
     api_argument_spec,
     client_for,
     run_task,
@@ -240,10 +236,6 @@ class DropletTask(DigitalOceanTask):
     """One run of the module: the lookup, then the one change the state asks for."""
 
     kind = "droplet"
-
-    def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
-        super().__init__(module, client)
-        self.name = self.params["name"] or "with id %s" % self.params["id"]
 
     def tags(self) -> list:
         tags = list(self.params["tags"])
@@ -398,8 +390,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        required_one_of=[("name", "id")],
-        mutually_exclusive=[("name", "id")],
+        **NAME_OR_ID,
         required_if=[("state", state, ("region", "size", "image")) for state in ("present", "active", "inactive")],
     )
     if module.params["id"] is not None and module.params["state"] != "absent":

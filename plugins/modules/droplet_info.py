@@ -12,9 +12,7 @@ description:
     entry per droplet, so that several droplets of one name are all listed (an inventory keeps one host
     per name).
   - Only reads; changes nothing.
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
-  - highload.cluster.digitalocean.read_only
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes.read_only]
 options:
   tag:
     description: Only droplets that carry this tag.
@@ -22,6 +20,10 @@ options:
   name:
     description: Only droplets of exactly this name.
     type: str
+seealso:
+  - plugin: highload.cluster.droplets
+    plugin_type: inventory
+    description: The cluster's droplets as hosts, one host per name (the oldest droplet of the name).
 author:
   - highload.cluster developers (@highload-cluster)
 """
@@ -44,23 +46,19 @@ EXAMPLES = r"""
 
 RETURN = r"""
 droplets:
-  description: The droplets found, oldest first, as M(highload.cluster.droplet) returns one.
+  description:
+    - The droplets found, oldest first, each with the keys of RV(highload.cluster.droplet#module:droplet).
+    - The sample is two droplets of one name, the second one powered off.
   returned: success
   type: list
   elements: dict
   sample:
-    - id: 3164444
-      name: backend-1
-      status: active
-      public_ipv4: 203.0.113.10
-      private_ipv4: 10.110.0.2
-      public_ipv6: null
-      region: fra1
-      size: s-1vcpu-1gb
-      image: debian-12-x64
-      tags: [highload, highload-backends]
-      vpc_uuid: 760e09ef-dc84-11e8-981e-3cfdfeaae000
-      created_at: "2026-11-26T07:00:00Z"
+    - {id: 3164444, name: backend-1, status: active, public_ipv4: 203.0.113.10, private_ipv4: 10.110.0.2,
+       public_ipv6: null, region: fra1, size: s-1vcpu-1gb, image: debian-12-x64, tags: [highload, highload-backends],
+       vpc_uuid: 760e09ef-dc84-11e8-981e-3cfdfeaae000, created_at: "2026-11-26T07:00:00Z"}
+    - {id: 3164502, name: backend-1, status: "off", public_ipv4: 203.0.113.24, private_ipv4: 10.110.0.7,
+       public_ipv6: null, region: fra1, size: s-1vcpu-1gb, image: debian-12-x64, tags: [highload, highload-backends],
+       vpc_uuid: 760e09ef-dc84-11e8-981e-3cfdfeaae000, created_at: "2026-11-26T07:05:00Z"}
 """
 
 from typing import Any, Dict

@@ -22,8 +22,7 @@ description:
     means done.
   - With O(id) and O(state=absent), the firewall with that id is deleted, whatever its name; that is how one
     of several firewalls that share a name is removed (M(highload.cluster.firewall_info) lists them by id).
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes]
 options:
   name:
     description:
@@ -47,14 +46,14 @@ options:
     elements: dict
     default: []
     suboptions:
-      protocol:
+      protocol: &firewall_rule_protocol
         description: V(tcp), V(udp) or V(icmp).
         type: str
         required: true
         choices: [tcp, udp, icmp]
-      ports:
+      ports: &firewall_rule_ports
         description:
-          - A port (V(80)), a range (V(8000-9000)), or V(all) (V(0)). Required unless O(inbound_rules[].protocol=icmp).
+          - A port (V(80)), a range (V(8000-9000)), or V(all) (V(0)). Required unless the rule's protocol is V(icmp).
         type: str
       sources:
         description: Where the traffic may come from; at least one of the lists.
@@ -94,15 +93,8 @@ options:
     elements: dict
     default: []
     suboptions:
-      protocol:
-        description: V(tcp), V(udp) or V(icmp).
-        type: str
-        required: true
-        choices: [tcp, udp, icmp]
-      ports:
-        description:
-          - A port, a range, or V(all) (V(0)). Required unless O(outbound_rules[].protocol=icmp).
-        type: str
+      protocol: *firewall_rule_protocol
+      ports: *firewall_rule_ports
       destinations:
         description: Where the traffic may go; at least one of the lists.
         type: dict
@@ -121,9 +113,6 @@ options:
     elements: str
     default: []
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change; no call that changes anything is made.
   diff_mode:
     support: full
     description: The firewall's name, rules, droplet ids and tags before and after, normalised; a missing
@@ -203,6 +192,7 @@ from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_fire
     request_body,
 )
 from ansible_collections.highload.cluster.plugins.module_utils.digitalocean_module import (
+    NAME_OR_ID,
     api_argument_spec,
     client_for,
     run_task,
@@ -254,7 +244,6 @@ class FirewallTask(DigitalOceanTask):
 
     def __init__(self, module: AnsibleModule, client: DigitalOceanClient) -> None:
         super().__init__(module, client)
-        self.name = module.params["name"] or "with id %s" % module.params["id"]
         self.body = request_body(module.params)
         self.want = comparable(self.body)
 
@@ -331,8 +320,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        required_one_of=[("name", "id")],
-        mutually_exclusive=[("name", "id")],
+        **NAME_OR_ID,
         required_if=[("state", "present", ("name",))],
     )
     try:

@@ -13,9 +13,7 @@ description:
     firewalls of one name are all listed, each with its id; M(highload.cluster.firewall) with
     O(highload.cluster.firewall#module:id) deletes one by its id.
   - Only reads; changes nothing.
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
-  - highload.cluster.digitalocean.read_only
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes.read_only]
 options:
   names:
     description: The names of the firewalls to list.

@@ -17,6 +17,7 @@ description:
     differs. The roles read it themselves only for what saves a run time (an C(apt) task that runs only when
     a package is missing, an install that runs only when a recorded wheel set differs) or what no task
     reports (the open-file limit, the CPUs, whether another engine's unit exists).
+extends_documentation_fragment: [highload.cluster.attributes.read_only]
 options:
   files:
     description: Paths to read (files or directories; a symlink is followed), each for its SHA-1, mode, owner and group.
@@ -42,13 +43,6 @@ options:
         no source address.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; the same in check mode.
-  diff_mode:
-    support: none
-    description: It changes nothing, so it has no diff.
 author:
   - highload.cluster developers (@highload-cluster)
 """

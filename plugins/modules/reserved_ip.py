@@ -27,8 +27,7 @@ description:
     droplet, delete it before the droplets; a reserved IP whose droplet is gone is unassigned and can no longer
     be found by droplet (the task warns of unassigned reserved IPs in the region it sees).
   - O(wait_timeout) is one budget for the whole task (the actions, retries and rate-limit waits).
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes]
 options:
   address:
     description:
@@ -84,9 +83,6 @@ options:
     type: int
     default: 120
 attributes:
-  check_mode:
-    support: full
-    description: Reads only, and reports what would change; no call that changes anything is made.
   diff_mode:
     support: full
     description: The reserved IP's address, region and droplet before and after; a missing one shows as state absent.

@@ -17,8 +17,7 @@ description:
     a reset, no answer in time), the key is looked up again before the task reports; a key that is gone
     counts as deleted.
   - Returns the key's id and fingerprint for M(highload.cluster.droplet)'s O(highload.cluster.droplet#module:ssh_keys).
-extends_documentation_fragment:
-  - highload.cluster.digitalocean
+extends_documentation_fragment: [highload.cluster.digitalocean, highload.cluster.attributes]
 options:
   name:
     description: The key's name in the account, used when the key is uploaded.
@@ -34,12 +33,9 @@ options:
     choices: [present, absent]
     default: present
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change; no call that changes anything is made.
   diff_mode:
     support: none
-    description: No diff is returned.
+    description: The key is uploaded or removed whole; no diff is returned.
 author:
   - highload.cluster developers (@highload-cluster)
 """

@@ -133,6 +133,7 @@ def render(
     lb_address: str = "127.0.0.1",
     extra_groups: dict[str, list[str]] | None = None,
     templates: tuple[str, ...] = ("nginx.conf.j2",),
+    *,
     more_balancers: tuple[str, ...] = (),
     **overrides: object,
 ) -> tuple[subprocess.CompletedProcess[str], Balancer]:

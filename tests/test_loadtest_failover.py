@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from project import TOP
+from test_loadtest_parts import phase, write_report
 
 sys.path.insert(0, str(TOP / ".collections"))
 from ansible_collections.highload.cluster.plugins.module_utils import loadtest_failover as failover_logic
@@ -138,7 +139,7 @@ def raw_phase(stdout: str, at: float) -> dict[str, Any]:
         "started": ORIGIN,
         "ended": ORIGIN + 12,
         "wrk": {"stdout": stdout, "stderr": ""},
-        "pages": {"before": {"backend-1": page}, "after": {"backend-1": page}},
+        "pages": {"before": {"b1": page, "b2": page}, "after": {"b1": page, "b2": page}},
         "failover": {"kind": "stop", "host": "balancer-1", "at": at, "issued": at - 0.1, "done": at + 0.3},
     }
 
@@ -179,6 +180,9 @@ class Pausable(http.server.ThreadingHTTPServer):
     daemon_threads = True
     paused_until = 0.0
     switched = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """wrk closes its connections at its end, answers in flight included: no traceback for those."""
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -260,3 +264,20 @@ def test_the_wrk_script_counts_answers_per_100_ms_and_balancer_and_a_pause_shows
     assert 0.5 <= result["failover_seconds"] <= 0.8, result
     assert set(result["served_by"]) == {"lb-early", "lb-late"}
     assert result["gaps_outside_window"] == [] and result["failed"] == 0
+
+
+def test_the_report_gains_the_failover_section_and_wrks_reasons(tmp_path: Any) -> None:
+    answers = [*steady(0, 30, "balancer-1"), [31, "5xx", "balancer-2", 4], *steady(36, 99, "balancer-2")]
+    stdout = "Running 10s test\n" + json.dumps(document(answers, errors={"connect": 10, "read": 6})) + "\n"
+    failover = phase_logic.phase_figures(raw_phase(stdout, ORIGIN + 3.05), "/api/dummy")
+    context = {"engine": "nginx", "requests": 1000, "concurrency": 100}
+    context["failover"] = {"seconds": 10, "at": 0.3, "threads": 2, "floating": "10.226.27.200"}
+    proc, result, report = write_report(tmp_path, [phase("all_up"), failover], context)
+    assert not result.get("failed"), proc.stdout
+    text = report.read_text()
+    assert "`wrk -t2 -c100 -d10s -H 'Connection: close'` against the floating address 10.226.27.200" in text
+    assert "**20 failed requests**: 4 non-2xx answers, 10 connect errors, 6 read errors, 0 write errors" in text
+    row = "| balancer-1 stopped under load | 3.05 s (08:00:03 UTC) | 0.55 s | 0.55 s | 20 of 9520 | 0.210 % | 0 |"
+    assert row + " balancer-1 3100, balancer-2 6400 | met |" in text, text
+    assert "The last answer from balancer-1 came within 0.1 s of the failure." in text
+    assert "## balancer-1 stopped under load: answers per 100 ms" not in text  # no plot asked for here

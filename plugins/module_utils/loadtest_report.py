@@ -194,6 +194,7 @@ def report_data(
         "engine": context.get("engine"),
         "scrape_interval": context.get("scrape_interval"),
         "notes": context.get("notes") or [],
+        "failover": context.get("failover"),
         "phases": [_phase_figures(phase) for phase in phases],
         "backend_names": names,
         "shares": _shares(phases, names),

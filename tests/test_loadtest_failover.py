@@ -63,6 +63,16 @@ def test_the_failover_time_ends_with_the_longest_run_without_a_successful_answer
     assert result["within_goals"] and result["missed"] == []
 
 
+def test_a_failure_that_took_effect_later_also_gets_the_failover_from_then() -> None:
+    answers = steady(0, 30, "balancer-1") + steady(36, 99, "balancer-2")
+    result = failover_logic.failover_figures(
+        {"kind": "stop", "host": "balancer-1", "at": ORIGIN + 3.05, "effective": ORIGIN + 3.25}, document(answers)
+    )
+    assert result["failover_seconds"] == pytest.approx(0.55)
+    assert result["failover_from_effective_seconds"] == pytest.approx(0.35)
+    assert figures(answers)["failover_from_effective_seconds"] is None
+
+
 def test_without_a_bucket_lacking_a_successful_answer_the_failover_time_is_zero() -> None:
     answers = steady(0, 30, "balancer-1") + steady(31, 99, "balancer-2")
     result = figures(answers)
@@ -140,7 +150,14 @@ def raw_phase(stdout: str, at: float) -> dict[str, Any]:
         "ended": ORIGIN + 12,
         "wrk": {"stdout": stdout, "stderr": ""},
         "pages": {"before": {"b1": page, "b2": page}, "after": {"b1": page, "b2": page}},
-        "failover": {"kind": "stop", "host": "balancer-1", "at": at, "issued": at - 0.1, "done": at + 0.3},
+        "failover": {
+            "kind": "stop",
+            "host": "balancer-1",
+            "at": at,
+            "effective": at + 0.2,
+            "issued": at - 0.1,
+            "done": at + 0.3,
+        },
     }
 
 
@@ -279,5 +296,8 @@ def test_the_report_gains_the_failover_section_and_wrks_reasons(tmp_path: Any) -
     assert "**20 failed requests**: 4 non-2xx answers, 10 connect errors, 6 read errors, 0 write errors" in text
     row = "| balancer-1 stopped under load | 3.05 s (08:00:03 UTC) | 0.55 s | 0.55 s | 20 of 9520 | 0.210 % | 0 |"
     assert row + " balancer-1 3100, balancer-2 6400 | met |" in text, text
+    assert (
+        "The container ended (docker's record) 0.20 s after the moment: from its end the failover took 0.35 s." in text
+    )
     assert "The last answer from balancer-1 came within 0.1 s of the failure." in text
     assert "## balancer-1 stopped under load: answers per 100 ms" not in text  # no plot asked for here

@@ -88,8 +88,8 @@ def empty_runs(cells: Dict[int, Dict[str, Any]], first: int, last: int) -> List[
 
 def failover_figures(failover: Dict[str, Any], document: Dict[str, Any]) -> Dict[str, Any]:
     """The failover's figures from the phase's `failover` (kind, host: the balancer made to fail; at: the failure's
-    moment, epoch seconds; issued and done: the controller's clock before and after the command; goals: seconds,
-    failed_percent) and wrk's document.
+    moment, epoch seconds; effective, optional: when it took effect, such as a stopped container's end; issued and
+    done: the controller's clock before and after the command; goals: seconds, failed_percent) and wrk's document.
 
     The failover window runs from the failure to the end of the longest run of 100 ms buckets without a successful
     answer that starts at or after the failure's bucket; the failover time is its length (0 when no bucket after
@@ -111,6 +111,7 @@ def failover_figures(failover: Dict[str, Any], document: Dict[str, Any]) -> Dict
         "host": failover["host"],
         "at": at,
         "offset": offset,
+        "effective": None if failover.get("effective") is None else float(failover["effective"]),
         "issued": float(failover.get("issued", at)),
         "done": float(failover.get("done", at)),
         "goals": goals,
@@ -137,6 +138,11 @@ def failover_figures(failover: Dict[str, Any], document: Dict[str, Any]) -> Dict
         figures["failover_seconds"] = max(0.0, (longest[1] + 1) * width - offset)
     recovered = figures["failover_seconds"] is not None
     figures["window"] = {"from": offset, "to": (window[1] + 1) * width if recovered else None}
+    figures["failover_from_effective_seconds"] = (
+        None
+        if figures["effective"] is None or not recovered
+        else max(0.0, (window[1] + 1) * width - (figures["effective"] - origin))
+    )
     figures["empty_buckets"] = 0 if longest is None else longest[1] - longest[0] + 1
     outside = [run for run in runs if run != longest]
     figures["gaps_outside_window"] = [

@@ -292,7 +292,7 @@ def test_the_report_gains_the_failover_section_and_wrks_reasons(tmp_path: Any) -
     proc, result, report = write_report(tmp_path, [phase("all_up"), failover], context)
     assert not result.get("failed"), proc.stdout
     text = report.read_text()
-    assert "`wrk -t2 -c100 -d10s -H 'Connection: close'` against the floating address 10.226.27.200" in text
+    assert "`wrk -t2 -c100 -d10s -H 'Connection: close'` (a new connection per request) against the floating" in text
     assert "**20 failed requests**: 4 non-2xx answers, 10 connect errors, 6 read errors, 0 write errors" in text
     row = "| balancer-1 stopped under load | 3.05 s (08:00:03 UTC) | 0.55 s | 0.55 s | 20 of 9520 | 0.210 % | 0 |"
     assert row + " balancer-1 3100, balancer-2 6400 | met |" in text, text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -301,3 +302,58 @@ def test_the_report_gains_the_failover_section_and_wrks_reasons(tmp_path: Any) -
     )
     assert "The last answer from balancer-1 came within 0.1 s of the failure." in text
     assert "## balancer-1 stopped under load: answers per 100 ms" not in text  # no plot asked for here
+
+
+DOCKER = "community.docker.docker"
+WHERE = {
+    "local-cluster": (
+        "community.docker.docker",
+        "10.0.0.200",
+        ["stop", "kill"],
+        {"run": ["stop", "kill"], "skipped": []},
+    ),
+    "droplets": ("ssh", "10.0.0.200", ["stop", "kill"], {"run": ["kill"], "skipped": ["stop"]}),
+    "no-floating-address": ("ssh", "", ["stop", "kill"], {"run": [], "skipped": []}),
+    "none-asked": ("community.docker.docker", "10.0.0.200", [], {"run": [], "skipped": []}),
+}
+
+
+@pytest.mark.parametrize("case", list(WHERE))
+def test_which_failure_kinds_run_where(tmp_path: Any, case: str) -> None:
+    """The role's own variables: stop needs every balancer to be a docker container here, else it is skipped (and
+    the report says so); without a floating address, or with none asked for, no failover phase runs."""
+    connection, floating, failures, expected = WHERE[case]
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": connection},
+            "children": {"balancer": {"hosts": {"balancer-1": {}, "balancer-2": {}}}},
+        }
+    }
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    shown = "{{ {'run': loadtest_failures_run, 'skipped': loadtest_failures_skipped} | to_json }}"
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable},
+            "tasks": [
+                {"ansible.builtin.include_vars": str(TOP / "roles" / "loadtest" / "vars" / "main.yml")},
+                {"ansible.builtin.debug": {"msg": shown}, "vars": {"balancer_address": {"floating": floating}}},
+            ],
+        }
+    ]
+    (tmp_path / "play.json").write_text(json.dumps(play))
+    extra = {"loadtest_balancer_failures": failures, "loadtest_during": ""}
+    argv = ["ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "play.json")]
+    proc = subprocess.run(
+        [*argv, "-e", json.dumps(extra)],
+        capture_output=True,
+        text=True,
+        cwd=TOP,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "json"},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    tasks = json.loads(proc.stdout)["plays"][0]["tasks"]
+    assert json.loads(tasks[-1]["hosts"]["localhost"]["msg"]) == expected

@@ -133,10 +133,14 @@ def render(
     lb_address: str = "127.0.0.1",
     extra_groups: dict[str, list[str]] | None = None,
     templates: tuple[str, ...] = ("nginx.conf.j2",),
+    *,
+    more_balancers: tuple[str, ...] = (),
     **overrides: object,
 ) -> tuple[subprocess.CompletedProcess[str], Balancer]:
     """The balancer's config (and any other of its templates, in its folder, without .j2); lb_address is the
-    balancer host's own address (its ansible_host); extra_groups: more inventory groups, of the backends by name."""
+    balancer host's own address (its ansible_host); extra_groups: more inventory groups, of the backends by name;
+    more_balancers: more hosts of the group balancer (at 127.0.0.2, ...), after lb, whose config is the one
+    rendered."""
     prefix = Path(tempfile.mkdtemp(prefix=f"balancer-{engine}-"))
     prefix.chmod(0o755)  # nginx workers (www-data) create their temp folders here
     balancer = Balancer(prefix / "nginx.conf", prefix, free_port_on_all(["127.0.0.1"]), 0, engine)
@@ -146,7 +150,8 @@ def render(
         f"backend-{n}": {"ansible_host": address, "nginx_sidecar_listen_port": upstream_port}
         for n, address in enumerate(BACKEND_ADDRESSES, start=1)
     }
-    groups = {"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}}}
+    others = {name: {"ansible_host": f"127.0.0.{n}"} for n, name in enumerate(more_balancers, start=2)}
+    groups = {"backends": backends, "balancer": {"lb": {"ansible_host": lb_address}, **others}}
     for group, names in (extra_groups or {}).items():
         groups[group] = {name: backends[name] for name in names}
     inventory = local_inventory(groups)
@@ -159,7 +164,7 @@ def render(
         "balancer_worker_processes": "2",
         **overrides,
     }
-    return render_role("balancer", "balancer", list(templates), inventory, prefix, **variables), balancer
+    return render_role("balancer", "lb", list(templates), inventory, prefix, **variables), balancer
 
 
 def start(rendered: Balancer) -> Balancer:
@@ -256,6 +261,47 @@ def test_public_side_forwards_the_public_api_only(balancer: Balancer) -> None:
     assert requests.get(balancer.url + "/metrics", timeout=5).status_code == 404
     assert requests.post(balancer.url + "/api/dummy", timeout=5).status_code == 403
     assert requests.head(balancer.url + "/api/dummy", timeout=5).status_code == 200
+
+
+def public_answers(url: str) -> list[tuple[int, str | None]]:
+    """(status, X-Balancer) of a forwarded GET, a refused POST (limit_except) and a path not forwarded."""
+    answers = [
+        requests.get(url + "/api/dummy", timeout=5),
+        requests.post(url + "/api/dummy", timeout=5),
+        requests.get(url + "/no-such-path", timeout=5),
+    ]
+    return [(answer.status_code, answer.headers.get("X-Balancer")) for answer in answers]
+
+
+@pytest.mark.parametrize("engine", ["openresty", "nginx"])
+def test_balancers_sharing_a_floating_address_name_themselves_on_every_public_answer(
+    engine: str, backends: list[RunningBackend]
+) -> None:
+    """With two balancers and a floating address, each answer through it says which balancer served it (the load
+    test's failover phase counts answers per balancer by it): forwarded, refused and not-found answers alike."""
+    result, rendered = render(engine, backends[0].port, more_balancers=("lb-2",), floating_address_ip="10.0.0.200")
+    assert result.returncode == 0, result.stdout + result.stderr
+    start(rendered)
+    try:
+        assert public_answers(rendered.url) == [(200, "lb"), (403, "lb"), (404, "lb")]
+    finally:
+        stop(rendered)
+
+
+@pytest.mark.parametrize(
+    ("more_balancers", "address"), [((), "10.0.0.200"), (("lb-2",), "")], ids=["one-balancer", "no-floating-address"]
+)
+def test_a_balancer_that_shares_no_address_adds_no_header(
+    more_balancers: tuple[str, ...], address: str, backends: list[RunningBackend]
+) -> None:
+    result, rendered = render("nginx", backends[0].port, more_balancers=more_balancers, floating_address_ip=address)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "X-Balancer" not in rendered.conf.read_text()
+    start(rendered)
+    try:
+        assert public_answers(rendered.url) == [(200, None), (403, None), (404, None)]
+    finally:
+        stop(rendered)
 
 
 def test_status_listener_per_engine(balancer: Balancer) -> None:

@@ -7,6 +7,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.highload.cluster.plugins.module_utils.ab_output import ab_summary
+from ansible_collections.highload.cluster.plugins.module_utils.loadtest_failover import (
+    failover_figures,
+    wrk_document,
+    wrk_summary,
+)
 from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import sample_sum
 from ansible_collections.highload.cluster.plugins.module_utils.service_readings import service_readings
 
@@ -82,20 +87,29 @@ def left_alone(operation: Optional[Dict[str, Any]]) -> List[Dict[str, str]]:
 
 def phase_figures(raw: Dict[str, Any], path: str) -> Dict[str, Any]:
     """One phase's figures from its raw material: ab's summary, each backend's answers during the run, the
-    services' readings before and after, the switch and the operation's steps. ValueError naming the phase and
-    the part that could not be read."""
+    services' readings before and after, the switch and the operation's steps; a balancer-failover phase
+    (`failover`, run by wrk: `wrk` instead of `ab`) has wrk's summary in ab's shape and the failover's figures.
+    ValueError naming the phase and the part that could not be read."""
     name = raw.get("name", "?")
     try:
         before, after = _counts(raw["pages"]["before"], path), _counts(raw["pages"]["after"], path)
         readings = raw.get("readings") or {}
         operation = raw.get("operation")
+        failover = None
+        if raw.get("failover"):
+            document = wrk_document(raw["wrk"]["stdout"])
+            client, failover = wrk_summary(document), failover_figures(raw["failover"], document)
+            failover["document"] = document
+        else:
+            client = ab_summary(raw["ab"]["stdout"])
         return {
             "name": raw["name"],
             "title": raw["title"],
             "started": float(raw["started"]),
             "ended": float(raw["ended"]),
-            "ab": ab_summary(raw["ab"]["stdout"]),
-            "client_times": raw["ab"].get("stderr", ""),
+            "ab": client,
+            "client_times": (raw.get("ab") or {}).get("stderr", ""),
+            "failover": failover,
             "backends": {host: backend_answers(before[host], counts) for host, counts in after.items()},
             "services": {
                 when: {host: service_readings(text) for host, text in (readings.get(when) or {}).items()}

@@ -9,6 +9,7 @@ import traceback
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.highload.cluster.plugins.module_utils.loadtest_cpu import cpu_section
+from ansible_collections.highload.cluster.plugins.module_utils.loadtest_failover import series_per_balancer
 
 try:
     import matplotlib
@@ -24,6 +25,7 @@ except ImportError:  # pragma: no cover - reported by the module through missing
 
 PERCENTILES = (50, 95, 99, 100)
 Events = List[Tuple[float, str]]
+FAILURES = {"stop": "stopped", "kill": "killed"}
 
 
 def _utc(epoch: float) -> str:
@@ -44,7 +46,40 @@ def switch_events(phases: List[Dict[str, Any]]) -> Events:
         if switch:
             events.append((float(switch["at"]), "%s %s" % (switch["node"], switch["state"])))
         events.extend((float(event["at"]), str(event["label"])) for event in phase.get("events") or [])
+        failover = phase.get("failover")
+        if failover:
+            events.append((float(failover["at"]), failure_label(failover)))
     return events
+
+
+def failure_label(failover: Dict[str, Any]) -> str:
+    """The failure's marker on the plots: the balancer and what was done to it."""
+    return "%s %s" % (failover["host"], FAILURES.get(failover["kind"], failover["kind"]))
+
+
+def goals_missed(phases: List[Dict[str, Any]]) -> List[str]:
+    """The report's bar: every phase without a failed request, but a balancer-failover phase, whose failures
+    inside the failover window are expected, meets the failover's goals (loadtest_failover.goals_missed)."""
+    missed = []
+    for phase in phases:
+        failover = phase.get("failover")
+        if failover:
+            missed.extend("%s: %s" % (phase["name"], miss) for miss in failover["missed"])
+        elif phase["ab"]["failed"]:
+            missed.append("%s: %d failed requests" % (phase["name"], phase["ab"]["failed"]))
+    return missed
+
+
+def _failover(phase: Dict[str, Any]) -> Dict[str, Any]:
+    figures = {key: value for key, value in phase["failover"].items() if key != "document"}
+    return {
+        **figures,
+        "phase": phase["name"],
+        "title": phase["title"],
+        "clock": _utc(figures["at"]),
+        "issued_before": figures["at"] - figures["issued"],
+        "done_after": figures["done"] - figures["at"],
+    }
 
 
 def _steps(phases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -101,6 +136,8 @@ def _phase_figures(phase: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "name": phase["name"],
         "title": phase["title"],
+        "client": ab.get("client", "ab"),
+        "errors": ab.get("errors"),
         "complete": ab["complete"],
         "requests_per_second": ab["requests_per_second"],
         "mean_ms": ab["mean_ms"],
@@ -157,6 +194,7 @@ def report_data(
         "engine": context.get("engine"),
         "scrape_interval": context.get("scrape_interval"),
         "notes": context.get("notes") or [],
+        "failover": context.get("failover"),
         "phases": [_phase_figures(phase) for phase in phases],
         "backend_names": names,
         "shares": _shares(phases, names),
@@ -166,8 +204,10 @@ def report_data(
         "totals": [
             {"name": name, "prometheus": totals[name], "counters": counters.get(name, 0)} for name in sorted(totals)
         ],
+        "failovers": [_failover(phase) for phase in phases if phase.get("failover")],
         "images": [{"title": title, "file": image} for title, image in images.items()],
-        "cpu": cpu_section(phases, context),
+        # A failover phase restarts a balancer: its CPU time is no figure of the load (the role reads none).
+        "cpu": cpu_section([phase for phase in phases if not phase.get("failover")], context),
     }
 
 
@@ -204,7 +244,8 @@ def _plot(
             name = str(result.get("metric", {}).get(label_key, "all"))
             axes.plot([point[0] for point in values], [point[1] for point in values], label=name)
     for when, label in events:
-        axes.axvline(when - start, color="red" if label.endswith("off") else "green", linestyle="--", linewidth=1)
+        failure = label.endswith(("off", *FAILURES.values()))
+        axes.axvline(when - start, color="red" if failure else "green", linestyle="--", linewidth=1)
         axes.annotate(
             label, (when - start, 1), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=8
         )
@@ -249,4 +290,42 @@ def plots(series: Dict[str, Any], phases: List[Dict[str, Any]], dest: str) -> Di
         if results:
             _plot(results, os.path.join(dest, name), events=events, start=start, title=title, spans=spans, **options)
             made[title] = name
+    for phase in phases:
+        failover = phase.get("failover")
+        if failover and failover.get("document"):
+            title, name = "%s: answers per 100 ms" % phase["title"], "%s.png" % phase["name"]
+            _failover_plot(failover, os.path.join(dest, name), title)
+            made[title] = name
     return made
+
+
+def _failover_plot(failover: Dict[str, Any], path: str, title: str) -> None:
+    """A failover phase's answers per second in 100 ms buckets, per balancer and the non-2xx ones, the failure
+    marked and the failover window shaded; seconds since the phase started."""
+    document = failover["document"]
+    figure, axes = pyplot.subplots(figsize=(9, 4), dpi=100)
+    for name, points in series_per_balancer(document).items():
+        if name.startswith("failed") and not any(value for _, value in points):
+            continue
+        axes.step([p[0] for p in points], [p[1] for p in points], where="post", label=name, linewidth=1)
+    offset = float(failover["offset"])
+    if failover.get("window", {}).get("to") is not None and failover["window"]["to"] > offset:
+        axes.axvspan(offset, failover["window"]["to"], color="red", alpha=0.12, label="failover window")
+    axes.axvline(offset, color="red", linestyle="--", linewidth=1)
+    axes.annotate(
+        failure_label(failover),
+        (offset, 1),
+        xycoords=("data", "axes fraction"),
+        rotation=90,
+        va="top",
+        ha="right",
+        fontsize=8,
+    )
+    axes.set_xlabel("seconds since the phase started")
+    axes.set_ylabel("answers/s (per 100 ms)")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)

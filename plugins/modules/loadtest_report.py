@@ -19,7 +19,8 @@ description:
     the run counts from its restart), when a node was switched and what it answered after, and where the phases
     carry service readings, the CPU time per request of each service and of the client, the balancer's new
     upstream connections and a CPU-only bound of the cluster's requests/s.
-  - Writes the plots C(requests_per_backend.png) and C(response_time.png) from Prometheus's ranges, and
+  - Writes the plots C(requests_per_backend.png) and C(response_time.png) from Prometheus's ranges, per
+    balancer-failover phase C(<phase name>.png) (its answers per 100 ms per balancer, the failure marked), and
     C(results.json) (the context, the phases' figures, the series and the CPU section) into O(dest).
   - Runs where matplotlib and prometheus-client are installed, usually the controller.
 options:
@@ -41,6 +42,10 @@ options:
         C(waited) and C(pages), the node's C(/metrics) page C(at) the switch and C(after) it) and C(operation)
         (C(name), C(started), C(ended) and C(steps), a mapping of backend to the fact C(rolling_update) that
         C(rolling_update.yml) left on it, if any).
+      - A balancer-failover phase has C(failover) (C(kind), C(stop) or C(kill); C(host), the balancer made to
+        fail; C(at), the failure's moment; C(issued) and C(done), the controller's clock before and after the
+        command; C(goals), C(seconds) and C(failed_percent)) and C(wrk) (C(stdout), wrk's output with the JSON
+        document of the role's C(files/failover.lua)) instead of C(ab).
     type: list
     elements: dict
     required: true
@@ -111,10 +116,19 @@ images:
   type: list
   elements: str
 failed_requests:
-  description: Failed requests per phase (non-2xx, connect, receive and exception errors).
+  description: Failed requests per phase (non-2xx, connect, receive and exception errors; wrk's socket errors).
   returned: success
   type: dict
   sample: {all_up: 0, switch_off: 0, back_on: 0}
+goals_missed:
+  description:
+    - The report's bar, each miss in words; empty when met. A phase misses it with any failed request; a
+      balancer-failover phase, whose failures inside the failover window are expected, when the failover took
+      longer than its goal, failed more than its share of the requests, or failed outside the window.
+  returned: success
+  type: list
+  elements: str
+  sample: ["failover_kill: failover took 1.40 s (goal: 1.00 s)"]
 """
 
 import json
@@ -131,6 +145,7 @@ from ansible_collections.highload.cluster.plugins.module_utils.loadtest_phases i
 from ansible_collections.highload.cluster.plugins.module_utils.loadtest_report import (
     HAS_MATPLOTLIB,
     MATPLOTLIB_IMPORT_ERROR,
+    goals_missed,
     plots,
     report_data,
 )
@@ -177,6 +192,7 @@ def main() -> None:
         "report": data,
         "results": os.path.join(dest, "results.json"),
         "failed_requests": {phase["name"]: phase["ab"]["failed"] for phase in phases},
+        "goals_missed": goals_missed(phases),
         "images": [os.path.join(dest, image) for image in images.values()],
     }
     if not module.check_mode:

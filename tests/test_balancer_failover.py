@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from project import TOP, docker, run
+from ha_cluster import ha_inventories, playbook
+from ha_cluster import holders as ha_holders
 
 PREFIX = "highload-fo"
 FLOATING = "10.226.29.200"  # neither the local-ha inventory's (10.226.27.200) nor tests/test_local_ha.py's
@@ -30,45 +29,16 @@ BACKENDS = ["backend-1", "backend-2"]
 URL = f"http://{FLOATING}/api/dummy"
 
 
-def playbook(inventories: list[Path], name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    sources = [arg for inventory in inventories for arg in ("-i", str(inventory))]
-    return run("ansible-playbook", *sources, f"playbooks/{name}", *args, env={"ANSIBLE_NOCOLOR": "1"})
-
-
 def holders() -> list[str]:
     """The balancers whose interfaces carry the floating address."""
-    pattern = rf"\binet {re.escape(FLOATING)}/"
-    return [
-        host for host in BALANCERS if re.search(pattern, docker("exec", f"{PREFIX}-{host}", "ip", "-4", "-o", "addr"))
-    ]
+    return ha_holders(PREFIX, FLOATING, BALANCERS)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
     """The two inventories, copied with this test's names and address; the cluster deployed; removed afterwards."""
     top = tmp_path_factory.mktemp("fo")
-    local, ha = top / "local", top / "local-ha"
-    shutil.copytree(TOP / "inventories" / "local", local, ignore=shutil.ignore_patterns("secrets"))
-    shutil.copytree(TOP / "inventories" / "local-ha", ha)
-    base = yaml.safe_load((local / "hosts.yml").read_text())
-    children = base["all"]["children"]
-    children["backends"]["hosts"] = {host: {"ansible_host": f"{PREFIX}-{host}"} for host in BACKENDS}
-    children["balancer"]["hosts"] = {"balancer-1": {"ansible_host": f"{PREFIX}-balancer-1"}}
-    children["monitoring"]["hosts"] = {"balancer-1": {}}
-    (local / "hosts.yml").write_text(yaml.safe_dump(base))
-    overlay = yaml.safe_load((ha / "hosts.yml").read_text())
-    overlay["all"]["children"]["balancer"]["hosts"] = {"balancer-2": {"ansible_host": f"{PREFIX}-balancer-2"}}
-    (ha / "hosts.yml").write_text(yaml.safe_dump(overlay))
-    all_vars = yaml.safe_load((local / "group_vars" / "all.yml").read_text())
-    all_vars["local_cluster_network"] = PREFIX
-    (local / "group_vars" / "all.yml").write_text(yaml.safe_dump(all_vars))
-    backends = yaml.safe_load((local / "group_vars" / "backends.yml").read_text())
-    backends["highload_admin_token_file"] = str(top / "admin_token.txt")  # the user's stays untouched
-    (local / "group_vars" / "backends.yml").write_text(yaml.safe_dump(backends))
-    shared = yaml.safe_load((ha / "group_vars" / "balancer.yml").read_text())
-    shared["floating_address_ip"] = FLOATING
-    (ha / "group_vars" / "balancer.yml").write_text(yaml.safe_dump(shared))
-    inventories = [local, ha]
+    inventories = ha_inventories(top, PREFIX, FLOATING, BACKENDS)
     started = time.monotonic()
     try:
         created = playbook(inventories, "local_cluster.yml")

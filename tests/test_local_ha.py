@@ -13,19 +13,19 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import signal
 import subprocess
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from ha_cluster import ha_inventories, playbook
+from ha_cluster import holders as ha_holders
 from project import TOP, docker, run
 
 PREFIX = "highload-ha"
@@ -34,22 +34,13 @@ BALANCERS = ["balancer-1", "balancer-2"]
 URL = f"http://{FLOATING}/api/dummy"
 
 
-def playbook(inventories: list[Path], name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    sources = [arg for inventory in inventories for arg in ("-i", str(inventory))]
-    return run("ansible-playbook", *sources, f"playbooks/{name}", *args, env={"ANSIBLE_NOCOLOR": "1"})
-
-
 def container(host: str) -> dict[str, Any]:
     return json.loads(docker("inspect", f"{PREFIX}-{host}"))[0]
 
 
 def holders() -> list[str]:
     """The balancers whose interfaces carry the floating address."""
-    found = []
-    for host in BALANCERS:
-        if re.search(rf"\binet {re.escape(FLOATING)}/", docker("exec", f"{PREFIX}-{host}", "ip", "-4", "-o", "addr")):
-            found.append(host)
-    return found
+    return ha_holders(PREFIX, FLOATING, BALANCERS)
 
 
 def total_changed(output: str) -> int:
@@ -60,29 +51,11 @@ def total_changed(output: str) -> int:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The two inventories, copied with this test's names and address; the cluster deployed; removed afterwards."""
     top = tmp_path_factory.mktemp("ha")
-    local, ha = top / "local", top / "local-ha"
-    shutil.copytree(TOP / "inventories" / "local", local, ignore=shutil.ignore_patterns("secrets"))
-    shutil.copytree(TOP / "inventories" / "local-ha", ha)
-    base = yaml.safe_load((local / "hosts.yml").read_text())
-    children = base["all"]["children"]
-    children["backends"]["hosts"] = {"backend-1": {"ansible_host": f"{PREFIX}-backend-1"}}
-    children["balancer"]["hosts"] = {"balancer-1": {"ansible_host": f"{PREFIX}-balancer-1"}}
-    children["monitoring"]["hosts"] = {"balancer-1": {}}
-    (local / "hosts.yml").write_text(yaml.safe_dump(base))
-    overlay = yaml.safe_load((ha / "hosts.yml").read_text())
-    assert list(overlay["all"]["children"]["balancer"]["hosts"]) == ["balancer-2"]
-    overlay["all"]["children"]["balancer"]["hosts"] = {"balancer-2": {"ansible_host": f"{PREFIX}-balancer-2"}}
-    (ha / "hosts.yml").write_text(yaml.safe_dump(overlay))
-    all_vars = yaml.safe_load((local / "group_vars" / "all.yml").read_text())
-    all_vars["local_cluster_network"] = PREFIX
-    (local / "group_vars" / "all.yml").write_text(yaml.safe_dump(all_vars))
-    backends = yaml.safe_load((local / "group_vars" / "backends.yml").read_text())
-    backends["highload_admin_token_file"] = str(top / "admin_token.txt")  # the user's stays untouched
-    (local / "group_vars" / "backends.yml").write_text(yaml.safe_dump(backends))
-    shared = yaml.safe_load((ha / "group_vars" / "balancer.yml").read_text())
-    assert shared["floating_address_ip"] != FLOATING
-    shared["floating_address_ip"] = FLOATING
-    (ha / "group_vars" / "balancer.yml").write_text(yaml.safe_dump(shared))
+    assert (
+        yaml.safe_load((TOP / "inventories/local-ha/group_vars/balancer.yml").read_text())["floating_address_ip"]
+        != FLOATING
+    )
+    local, ha = ha_inventories(top, PREFIX, FLOATING, ["backend-1"])
     started = time.monotonic()
     try:
         # As the playbook made them before two balancers were asked for.

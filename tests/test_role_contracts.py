@@ -102,6 +102,26 @@ def test_a_wrong_value_for_an_entry_point_fails_naming_it_before_any_change(tmp_
     assert "changed=0" in result.stdout
 
 
+def test_a_handover_with_no_time_to_wait_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    """floating_address_handover_seconds 0 would make every wait of the switchover a single look that cannot fail."""
+    playbook = tmp_path / "handover.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - ansible.builtin.include_role:\n"
+        "        name: highload.cluster.floating_address\n"
+        "        tasks_from: handover\n"
+        "      vars:\n"
+        "        floating_address_handover: away\n"
+        "        floating_address_handover_seconds: '0'\n"
+    )
+    result = run("ansible-playbook", "-i", "localhost,", str(playbook))
+    assert result.returncode != 0
+    assert "floating_address_handover_seconds at least 1" in result.stdout, result.stdout[-3000:]
+
+
 # -- values from -e arrive as strings -----------------------------------------
 # `-e balancer_openresty_install=false` is the string "false": ansible-core 2.19
 # refuses it bare in a condition, and a template's `if` takes it as true. Every

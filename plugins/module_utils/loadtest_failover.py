@@ -35,7 +35,7 @@ def wrk_summary(document: Dict[str, Any]) -> Dict[str, Any]:
     errors = {key: int(summary.get("errors", {}).get(key, 0)) for key in (*SOCKET_ERRORS, "status")}
     answered = int(summary["requests"])
     seconds = float(summary.get("duration_us", 0)) / 1e6
-    non_2xx = sum(int(count) for _, status, _, count in document["answers"] if status != "2xx")
+    non_2xx = sum(int(answer[3]) for answer in document["answers"] if answer[1] != "2xx")
     socket_errors = sum(errors[key] for key in SOCKET_ERRORS)
     return {
         "client": "wrk",

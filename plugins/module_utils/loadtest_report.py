@@ -305,7 +305,7 @@ def _failover_plot(failover: Dict[str, Any], path: str, title: str) -> None:
     document = failover["document"]
     figure, axes = pyplot.subplots(figsize=(9, 4), dpi=100)
     for name, points in series_per_balancer(document).items():
-        if name.startswith("failed") and not any(value for _, value in points):
+        if name.startswith("failed") and not any(point[1] for point in points):
             continue
         axes.step([p[0] for p in points], [p[1] for p in points], where="post", label=name, linewidth=1)
     offset = float(failover["offset"])

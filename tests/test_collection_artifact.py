@@ -29,9 +29,10 @@ SHIPPED = [
     r"roles(/\w+(/README\.md)?)?",
     rf"roles/\w+/({ROLE_PARTS})(/[\w.-]+)*",
     r"playbooks(/[\w.-]+)*",
-    # Example inventories: the local cluster's (what playbooks/local_cluster.yml creates) and DigitalOcean's
-    # (the droplets inventory plugin's configuration): a user starts from them.
-    r"inventories(/(local|digitalocean)(/group_vars)?(/[\w.-]+\.(yml|md))?)?",
+    # Example inventories: the local cluster's (what playbooks/local_cluster.yml creates), its second balancer
+    # (local-ha, added to it) and DigitalOcean's (the droplets inventory plugin's configuration): a user starts
+    # from them.
+    r"inventories(/(local|local-ha|digitalocean)(/group_vars)?(/[\w.-]+\.(yml|md))?)?",
     # The backend the role builds into wheels on the controller: its sources only.
     r"backend_app(/(pyproject\.toml|README\.md|requirements\.lock|build-wheels\.sh))?",
     r"backend_app/src(/highload_backend(/\w+\.py)?)?",
@@ -55,6 +56,7 @@ REQUIRED = [
     "roles/balancer/templates/nginx.conf.j2",
     "playbooks/site.yml",
     "inventories/local/hosts.yml",
+    "inventories/local-ha/hosts.yml",
     "inventories/digitalocean/highload.droplets.yml",
     "backend_app/pyproject.toml",
     "backend_app/build-wheels.sh",

@@ -18,6 +18,7 @@ import requests
 # The collection's reader of Prometheus text (scripts/setup.sh links the collection into .collections).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".collections"))
 from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import samples
+from highload_backend.config import WORKERS_KILL_TIMEOUT_SECONDS
 
 
 def free_port() -> int:
@@ -58,10 +59,12 @@ class RunningBackend:
         return {sample_key(name, labels): value for name, labels, value in samples(self.metrics_page())}
 
     def stop(self) -> int:
+        """SIGTERM, then wait as long as the service's stop may take: granian kills a worker still running
+        after its kill timeout (seen once in CI: a worker SIGTERMed right after start, under load)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=WORKERS_KILL_TIMEOUT_SECONDS + 5)
         except subprocess.TimeoutExpired:
             self.proc.kill()  # never leave a backend behind; the test still fails
             self.proc.wait(timeout=10)

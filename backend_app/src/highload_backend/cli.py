@@ -9,7 +9,13 @@ import shutil
 import sys
 import tempfile
 
-from highload_backend.config import KEEPALIVE_IDLE_SECONDS, MULTIPROC_ENV, Settings, from_args
+from highload_backend.config import (
+    KEEPALIVE_IDLE_SECONDS,
+    MULTIPROC_ENV,
+    WORKERS_KILL_TIMEOUT_SECONDS,
+    Settings,
+    from_args,
+)
 from highload_backend.ports import PortInUse, ensure_free
 
 log = logging.getLogger("highload_backend")
@@ -88,6 +94,6 @@ def _serve(settings: Settings) -> int:
         http1_settings=HTTP1Settings(header_read_timeout=KEEPALIVE_IDLE_SECONDS * 1000),
         respawn_failed_workers=True,
         log_access=False,
-        workers_kill_timeout=30,
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_SECONDS,
     ).serve()
     return 0

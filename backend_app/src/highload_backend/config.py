@@ -27,6 +27,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # granian (hyper) closes a keep-alive connection that sends no new request headers
 # within this time; a proxy in front must keep its idle upstream connections shorter.
 KEEPALIVE_IDLE_SECONDS = 30
+# On SIGTERM, a worker that has not stopped after this time is killed; the service's stop
+# (systemd's TimeoutStopSec) allows a few seconds more.
+WORKERS_KILL_TIMEOUT_SECONDS = 30
 
 # What reads a setting from text: (the text, the variable or flag it came from, named in errors).
 Reader = Callable[[str, str], Any]

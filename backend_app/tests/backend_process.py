@@ -18,7 +18,6 @@ import requests
 # The collection's reader of Prometheus text (scripts/setup.sh links the collection into .collections).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".collections"))
 from ansible_collections.highload.cluster.plugins.module_utils.prometheus_text import samples
-from highload_backend.config import WORKERS_KILL_TIMEOUT_SECONDS
 
 
 def free_port() -> int:
@@ -61,6 +60,10 @@ class RunningBackend:
     def stop(self) -> int:
         """SIGTERM, then wait as long as the service's stop may take: granian kills a worker still running
         after its kill timeout (seen once in CI: a worker SIGTERMed right after start, under load)."""
+        # Here, not at the top: the tests that import this file without running a backend also run in
+        # .venv-newest, which has no highload_backend.
+        from highload_backend.config import WORKERS_KILL_TIMEOUT_SECONDS  # noqa: PLC0415
+
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:

@@ -4,6 +4,7 @@
 #   keepalived                     keepalived -t on the floating_address role's config
 #   prometheus                     promtool, for the rules and the config
 #   apache2-utils                  ab, the load tool of the failover tests
+#   wrk                            the balancer-failover phases' load tool (two balancers)
 #   curl, python3-venv             the set-up and the reachability probes
 #   the shellcheck linter          ansible-test sanity's shellcheck test (skipped without it)
 # They are installed for their binaries only: no service of theirs starts here.
@@ -11,7 +12,7 @@
 # nginx, wrk, curl).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(nginx libnginx-mod-http-lua keepalived prometheus apache2-utils curl ca-certificates python3-venv shellcheck)
+packages=(nginx libnginx-mod-http-lua keepalived prometheus apache2-utils wrk curl ca-certificates python3-venv shellcheck)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for package in "${packages[@]}"; do

@@ -17,10 +17,15 @@ case "${HIGHLOAD_BALANCERS:-1}" in
 esac
 bash scripts/setup.sh
 bash scripts/docker-host.sh
-if ! command -v ab >/dev/null; then
-  echo "[up] installing apache2-utils (ab) for the experiment"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q apache2-utils >/dev/null
-fi
+# ab for the experiment's phases; with two balancers also wrk, for the failover phases.
+clients=(ab:apache2-utils)
+[ "${HIGHLOAD_BALANCERS:-1}" = 1 ] || clients+=(wrk:wrk)
+for client in "${clients[@]}"; do
+  if ! command -v "${client%%:*}" >/dev/null; then
+    echo "[up] installing ${client#*:} (${client%%:*}) for the experiment"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${client#*:}" >/dev/null
+  fi
+done
 # shellcheck disable=SC1091
 source .venv/bin/activate
 ansible-playbook "${inventory[@]}" playbooks/local_cluster.yml

@@ -298,7 +298,8 @@ def test_the_report_gains_the_failover_section_and_wrks_reasons(tmp_path: Any) -
     row = "| balancer-1 stopped under load | 3.05 s (08:00:03 UTC) | 0.55 s | 0.55 s | 20 of 9520 | 0.210 % | 0 |"
     assert row + " balancer-1 3100, balancer-2 6400 | met |" in text, text
     assert (
-        "The container ended (docker's record) 0.20 s after the moment: from its end the failover took 0.35 s." in text
+        "Its links were down 0.20 s after the moment (then its container was stopped):"
+        " from then the failover took 0.35 s." in text
     )
     assert "The last answer from balancer-1 came within 0.1 s of the failure." in text
     assert "## balancer-1 stopped under load: answers per 100 ms" not in text  # no plot asked for here

@@ -88,7 +88,7 @@ def empty_runs(cells: Dict[int, Dict[str, Any]], first: int, last: int) -> List[
 
 def failover_figures(failover: Dict[str, Any], document: Dict[str, Any]) -> Dict[str, Any]:
     """The failover's figures from the phase's `failover` (kind, host: the balancer made to fail; at: the failure's
-    moment, epoch seconds; effective, optional: when it took effect, such as a stopped container's end; issued and
+    moment, epoch seconds; effective, optional: when it took effect, such as a stopped balancer's links down; issued and
     done: the controller's clock before and after the command; goals: seconds, failed_percent) and wrk's document.
 
     The failover window runs from the failure to the end of the longest run of 100 ms buckets without a successful

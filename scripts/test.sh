@@ -2,7 +2,7 @@
 # All tests: lint, ansible-test sanity, galaxy-importer on the tarball, the backend's
 # tests over real HTTP, the collection's tests (real containers, the fake DigitalOcean
 # API), those that exercise Ansible again on the newest ansible-core, every role's
-# molecule scenario and the whole-cluster one (real systemd containers).
+# molecule scenario and the whole-cluster ones, one balancer and two (real systemd containers).
 #   scripts/test.sh            everything
 #   SKIP_MOLECULE=1 scripts/test.sh   without the container scenarios (the installed lab, molecule)
 set -euo pipefail
@@ -110,7 +110,8 @@ if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
     fi
     (cd "$role_dir" && molecule test -s "$name")
   done
-  # The whole cluster: site.yml, idempotence, the experiment (bounded) and faults under load.
+  # The whole cluster (cluster: site.yml, idempotence, the experiment bounded, faults under load; ha: two
+  # balancers behind a floating address, both failure kinds and their rolling update under load).
   for config in molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$config")")
     step "molecule: whole cluster / $name"
